@@ -1,0 +1,4 @@
+@NullMarked
+package org.mmlab.debug;
+
+import org.jspecify.annotations.NullMarked;

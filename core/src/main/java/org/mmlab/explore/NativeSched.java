@@ -1,0 +1,339 @@
+package org.mmlab.explore;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
+import org.mmlab.debug.Lockdep;
+import org.mmlab.debug.Site;
+
+/**
+ * Native mode: every simulated CPU is a real thread and the primitives are genuinely
+ * concurrent. Scheduling points cost a use-after-free check; waits spin with
+ * {@link Thread#onSpinWait()} and, for sleeping primitives, park on a hashed table of waiters
+ * (the kernel's hashed wait queues, {@code bit_wait_table}), woken by {@link #wake}.
+ *
+ * <h2>RCU</h2>
+ * Quiescent-state based, as a non-preemptible kernel: a read section touches only its CPU's
+ * nesting counter; the outermost {@code rcu_read_unlock}, a blocking wait outside a read
+ * section and the CPU going idle are quiescent states. A CPU attached with {@link #attach} is
+ * "running" and must pass one of those for a grace period to end; a thread that was never
+ * attached gets a CPU of its own that is idle outside read sections (its outermost
+ * {@code rcu_read_lock} pays a full fence instead). Callbacks queued with {@code call_rcu} run
+ * on a daemon thread ("rcuo"), after a grace period, as the kernel's offloaded callbacks do.
+ *
+ * <h2>Memory ordering</h2>
+ * The grace-period waiter reads each CPU's quiescent counter with acquire; a CPU writes it with
+ * release after its read section, so observing the new value orders every load of that section
+ * before the waiter's subsequent free. Leaving the idle state is a volatile store followed by a
+ * full fence, paired with the full fence that starts {@code synchronize_rcu}: either the waiter
+ * sees the CPU non-idle (and waits for its quiescent state) or the CPU sees the new pointer.
+ */
+public final class NativeSched extends Sched {
+  private static final int SPINS = 128;
+  private static final int TABLE = 256;
+  private static final long PARK_NANOS = 2_000_000;
+
+  private final ThreadLocal<Cpu> current = new ThreadLocal<>();
+  private final CopyOnWriteArrayList<Cpu> cpus = new CopyOnWriteArrayList<>();
+  private final AtomicInteger nextCpu = new AtomicInteger();
+  private final AtomicInteger nextObject = new AtomicInteger(1);
+  private final Bucket[] table = new Bucket[TABLE];
+  private final AtomicLong gpStarted = new AtomicLong();
+  private final AtomicLong gpCompletedMax = new AtomicLong();
+  private final ConcurrentLinkedQueue<Callback> callbacks = new ConcurrentLinkedQueue<>();
+  private final AtomicLong callbacksQueued = new AtomicLong();
+  private final AtomicLong callbacksDone = new AtomicLong();
+  private volatile @Nullable Thread rcuo;
+
+  private record Callback(long seq, Runnable fn) {}
+
+  /** One hashed wait-table bucket: parked threads and their count (waitqueue_active). */
+  private static final class Bucket {
+    final AtomicInteger waiters = new AtomicInteger();
+    final ConcurrentLinkedQueue<Thread> threads = new ConcurrentLinkedQueue<>();
+  }
+
+  public NativeSched() {
+    this(null);
+  }
+
+  /** @param lockdep a lock-order checker, or null for none (the default: it serializes acquisitions) */
+  public NativeSched(@Nullable Lockdep lockdep) {
+    super(false, lockdep);
+    for (int i = 0; i < TABLE; i++) {
+      table[i] = new Bucket();
+    }
+  }
+
+  // ------------------------------------------------------------ CPUs
+
+  /** Makes the calling thread the running CPU {@code name}; detach with {@link #detach}. */
+  public Cpu attach(String name) {
+    Cpu c = new Cpu(nextCpu.getAndIncrement(), name);
+    c.thread = Thread.currentThread();
+    c.rcuSetIdle(false);
+    current.set(c);
+    cpus.add(c);
+    return c;
+  }
+
+  /** The calling thread's CPU goes idle for good (an extended quiescent state). */
+  public void detach() {
+    Cpu c = current.get();
+    if (c != null) {
+      c.rcuSetIdle(true);
+      cpus.remove(c);
+      current.remove();
+    }
+  }
+
+  @Override
+  public Cpu cpu() {
+    Cpu c = current.get();
+    if (c == null) {
+      c = new Cpu(nextCpu.getAndIncrement(), Thread.currentThread().getName());
+      c.thread = Thread.currentThread();
+      c.auto = true;
+      current.set(c);
+      cpus.add(c);
+    }
+    return c;
+  }
+
+  @Override
+  public int newObjectId() {
+    return nextObject.getAndIncrement();
+  }
+
+  @Override
+  public Site site() {
+    return new Site(cpu().label(), -1, null);
+  }
+
+  @Override
+  public long step() {
+    return -1;
+  }
+
+  // ------------------------------------------------------------ points and waits
+
+  @Override
+  public void point(OpKind kind, SyncObject obj, String what) {
+    checkOwner(obj, what);
+  }
+
+  @Override
+  public void await(OpKind kind, SyncObject obj, String what, BooleanSupplier ready, boolean sleeps) {
+    checkOwner(obj, what);
+    if (ready.getAsBoolean()) {
+      return;
+    }
+    for (int i = 0; i < SPINS; i++) {
+      Thread.onSpinWait();
+      if (ready.getAsBoolean()) {
+        return;
+      }
+    }
+    Cpu c = cpu();
+    boolean quiesce = c.rcuNesting == 0 && !c.auto;
+    if (quiesce) {
+      c.rcuQsRelease(c.rcuQsAcquire() + 1);
+      c.rcuSetIdle(true);
+    }
+    try {
+      if (sleeps) {
+        park(obj, ready);
+      } else {
+        while (!ready.getAsBoolean()) {
+          Thread.onSpinWait();
+          Thread.yield();
+        }
+      }
+    } finally {
+      if (quiesce) {
+        c.rcuSetIdle(false);
+      }
+    }
+  }
+
+  private void park(SyncObject obj, BooleanSupplier ready) {
+    Bucket b = table[obj.id() & (TABLE - 1)];
+    Thread me = Thread.currentThread();
+    b.waiters.incrementAndGet();
+    b.threads.add(me);
+    try {
+      while (!ready.getAsBoolean()) {
+        LockSupport.parkNanos(obj, PARK_NANOS);
+      }
+    } finally {
+      b.threads.remove(me);
+      b.waiters.decrementAndGet();
+    }
+  }
+
+  @Override
+  public void wake(SyncObject obj) {
+    Bucket b = table[obj.id() & (TABLE - 1)];
+    if (b.waiters.get() == 0) {
+      return;
+    }
+    for (Thread t : b.threads) {
+      LockSupport.unpark(t);
+    }
+  }
+
+  @Override
+  public void retry(String label, @Nullable SyncObject obj) {
+    Thread.onSpinWait();
+  }
+
+  @Override
+  public void releasedByAnyone(SyncObject lock) {
+    Cpu me = cpu();
+    if (me.popHeld(lock)) {
+      return;
+    }
+    for (Cpu c : cpus) {
+      // Racy by design: native pseudo-lock bookkeeping is only for lockdep, which is off by default.
+      if (c.popHeld(lock)) {
+        return;
+      }
+    }
+  }
+
+  private void checkOwner(SyncObject obj, String what) {
+    var owner = obj.owner();
+    if (owner != null && owner.isFreed()) {
+      throw new BugException(owner.useAfterFree(what + " on " + obj.describe(), site()));
+    }
+  }
+
+  // ------------------------------------------------------------ RCU
+
+  @Override
+  public void rcuReadLock() {
+    Cpu c = cpu();
+    if (c.rcuNesting++ == 0 && c.auto) {
+      c.rcuSetIdle(false);
+    }
+  }
+
+  @Override
+  public void rcuReadUnlock() {
+    Cpu c = cpu();
+    if (c.rcuNesting <= 0) {
+      throw bug(RcuVerdicts.unbalancedUnlock(c));
+    }
+    if (--c.rcuNesting == 0) {
+      c.rcuQsRelease(c.rcuQsAcquire() + 1);
+      if (c.auto) {
+        c.rcuSetIdle(true);
+      }
+    }
+  }
+
+  @Override
+  public void synchronizeRcu() {
+    Cpu me = cpu();
+    if (me.rcuNesting > 0) {
+      throw bug(RcuVerdicts.synchronizeInReadSection(me));
+    }
+    long start = gpStarted.incrementAndGet();
+    waitForReaders(me);
+    gpCompletedMax.accumulateAndGet(start, Math::max);
+  }
+
+  private void waitForReaders(@Nullable Cpu me) {
+    VarHandle.fullFence();
+    List<Cpu> others = new ArrayList<>();
+    List<Long> snaps = new ArrayList<>();
+    for (Cpu c : cpus) {
+      if (c != me && !c.rcuIdleAcquire()) {
+        others.add(c);
+        snaps.add(c.rcuQsAcquire());
+      }
+    }
+    for (int i = 0; i < others.size(); i++) {
+      Cpu c = others.get(i);
+      long snap = snaps.get(i);
+      int spins = 0;
+      while (!c.rcuIdleAcquire() && c.rcuQsAcquire() == snap) {
+        if (++spins < SPINS) {
+          Thread.onSpinWait();
+        } else {
+          LockSupport.parkNanos(50_000);
+        }
+      }
+    }
+  }
+
+  @Override
+  public void callRcu(Runnable callback) {
+    long seq = gpStarted.incrementAndGet();
+    callbacks.add(new Callback(seq, callback));
+    callbacksQueued.incrementAndGet();
+    Thread t = rcuo;
+    if (t == null) {
+      synchronized (this) {
+        if (rcuo == null) {
+          t = Thread.ofPlatform().daemon().name("rcuo").start(this::rcuoLoop);
+          rcuo = t;
+        }
+      }
+    } else {
+      LockSupport.unpark(t);
+    }
+  }
+
+  /** The offloaded-callbacks thread: waits for a grace period, then runs a batch. */
+  private void rcuoLoop() {
+    attach("rcuo");
+    detachIdle();
+    while (true) {
+      if (callbacks.isEmpty()) {
+        LockSupport.parkNanos(1_000_000);
+        continue;
+      }
+      List<Callback> batch = new ArrayList<>();
+      for (Callback cb; (cb = callbacks.poll()) != null; ) {
+        batch.add(cb);
+      }
+      waitForReaders(cpu());
+      for (Callback cb : batch) {
+        gpCompletedMax.accumulateAndGet(cb.seq(), Math::max);
+        cb.fn().run();
+        callbacksDone.incrementAndGet();
+      }
+    }
+  }
+
+  private void detachIdle() {
+    cpu().rcuSetIdle(true);
+  }
+
+  @Override
+  public void rcuBarrier() {
+    long target = callbacksQueued.get();
+    while (callbacksDone.get() < target) {
+      LockSupport.parkNanos(100_000);
+    }
+  }
+
+  @Override
+  public long gracePeriodsStarted() {
+    return gpStarted.get();
+  }
+
+  @Override
+  public boolean graceElapsedSince(long startedBefore) {
+    return gpCompletedMax.get() > startedBefore;
+  }
+}

@@ -1,0 +1,150 @@
+package org.mmlab.explore;
+
+import java.util.List;
+import java.util.function.BooleanSupplier;
+import org.jspecify.annotations.Nullable;
+import org.mmlab.debug.Lockdep;
+import org.mmlab.debug.Site;
+
+/**
+ * The machine the model runs on: the one interface through which every primitive of the sync
+ * layer announces its operations. Two implementations share the primitives' code:
+ *
+ * <ul>
+ *   <li>{@link NativeSched}: CPUs are real threads; a scheduling point costs nothing, a wait
+ *       spins and then parks, grace periods are quiescent-state based;</li>
+ *   <li>{@link ExploreSched}: CPUs are tasks on one driver thread; a scheduling point hands
+ *       control to the driver, which picks the next CPU by its strategy; a wait makes the CPU
+ *       ineligible until its condition holds, so "no CPU can run" is an exact deadlock.</li>
+ * </ul>
+ *
+ * <h2>The contract for primitives</h2>
+ * <ol>
+ *   <li>Every operation on shared state starts with {@link #point} (or {@link #await} if it
+ *       may have to wait): in explore mode the operation then happens atomically, before any
+ *       other CPU runs.</li>
+ *   <li>{@code await}'s condition reads state and nothing else; the driver evaluates it
+ *       between steps.</li>
+ *   <li>Every unbounded retry loop calls {@link #retry} once per iteration.</li>
+ *   <li>Acquisitions and releases of locks and pseudo-locks are reported with
+ *       {@link #acquired}/{@link #released} (lockdep, wait-for chains, exit checks).</li>
+ * </ol>
+ */
+public abstract sealed class Sched permits NativeSched, ExploreSched {
+  /** True under the explorer. Immutable. */
+  public final boolean exploring;
+
+  /** The lock-order checker, or null when lockdep is off. Immutable. */
+  protected final @Nullable Lockdep lockdep;
+
+  protected Sched(boolean exploring, @Nullable Lockdep lockdep) {
+    this.exploring = exploring;
+    this.lockdep = lockdep;
+  }
+
+  /** The CPU running the caller (in setup and end checks, a boot CPU). */
+  public abstract Cpu cpu();
+
+  /** A fresh object id: deterministic in explore mode, never reused. */
+  public abstract int newObjectId();
+
+  /** Where the caller is now (CPU and step), for lifetime and lockdep reports. */
+  public abstract Site site();
+
+  /** The current step of the execution, or -1 in native mode. */
+  public abstract long step();
+
+  /**
+   * A scheduling point: the calling CPU is about to perform {@code kind} on {@code obj}.
+   * {@code what} names the kernel operation ({@code "spin_unlock"}) for reports.
+   * On return the operation may be performed; it is checked against use-after-free.
+   */
+  public abstract void point(OpKind kind, SyncObject obj, String what);
+
+  /**
+   * A scheduling point that may wait: returns once {@code ready} holds, and in explore mode the
+   * caller's operation then happens before any other CPU runs. Natively it spins, and for
+   * sleeping primitives parks until {@link #wake} is called for {@code obj}.
+   *
+   * @param sleeps true for sleeping waits (mutex, rwsem, wait queues), false for spins
+   */
+  public abstract void await(OpKind kind, SyncObject obj, String what, BooleanSupplier ready, boolean sleeps);
+
+  /**
+   * A named retry point of an unbounded retry loop ({@code goto repeat}, seqcount retry, a
+   * failed {@code folio_try_get}). Under the explorer a retry that sees no write by another
+   * CPU since this CPU's previous retry at the same label waits for one: if none can come,
+   * that is a livelock verdict.
+   */
+  public abstract void retry(String label, @Nullable SyncObject obj);
+
+  /** Native mode: wakes CPUs parked in {@link #await} on {@code obj}. Explore mode: nothing. */
+  public abstract void wake(SyncObject obj);
+
+  /** Raises a verdict at the current point. */
+  public final BugException bug(Verdict v) {
+    return new BugException(v.atStep(step()));
+  }
+
+  // ------------------------------------------------------------ locks, lockdep
+
+  /** Lockdep: {@code lock} is about to be waited for or acquired by the current CPU. */
+  public final void acquiring(SyncObject lock) {
+    Lockdep ld = lockdep;
+    if (ld != null) {
+      ld.acquire(cpu(), lock, step());
+    }
+  }
+
+  /** The current CPU now holds {@code lock} (a lock or pseudo-lock). */
+  public final void acquired(SyncObject lock) {
+    cpu().pushHeld(lock, step());
+  }
+
+  /** The current CPU releases {@code lock}; releasing a lock it does not hold is an invariant violation. */
+  public final void released(SyncObject lock) {
+    if (!cpu().popHeld(lock)) {
+      throw bug(Verdict.of(VerdictKind.INVARIANT,
+          cpu().label() + " releases " + lock.describe() + " which it does not hold",
+          List.of("held: " + cpu().heldLocks()), List.of(lock.id())));
+    }
+  }
+
+  /**
+   * Releases a pseudo-lock that another CPU may hold (a refcount frozen by one CPU and
+   * unfrozen by another): removes it from whichever CPU holds it.
+   */
+  public abstract void releasedByAnyone(SyncObject lock);
+
+  public final @Nullable Lockdep lockdep() {
+    return lockdep;
+  }
+
+  // ------------------------------------------------------------ RCU core (used by sync.Rcu)
+
+  /** {@code rcu_read_lock}: enters a read-side section of the current CPU. */
+  public abstract void rcuReadLock();
+
+  /** {@code rcu_read_unlock}; the outermost unlock is a quiescent state. */
+  public abstract void rcuReadUnlock();
+
+  /** {@code synchronize_rcu}: waits for every read section that began before it to end. */
+  public abstract void synchronizeRcu();
+
+  /** {@code call_rcu}: runs {@code callback} on this CPU after a grace period. */
+  public abstract void callRcu(Runnable callback);
+
+  /** {@code rcu_barrier} for the current CPU's callbacks: waits for them and runs them. */
+  public abstract void rcuBarrier();
+
+  /** Number of grace periods started so far. */
+  public abstract long gracePeriodsStarted();
+
+  /** True if a grace period that started after {@code startedBefore} grace periods has completed. */
+  public abstract boolean graceElapsedSince(long startedBefore);
+
+  /** True if the current CPU is inside an RCU read-side section. */
+  public final boolean inRcuReadSection() {
+    return cpu().rcuNesting > 0;
+  }
+}

@@ -1,0 +1,4 @@
+@NullMarked
+package org.mmlab.explore;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package org.mmlab.lab;
+
+import org.jspecify.annotations.NullMarked;

@@ -1,0 +1,4 @@
+@NullMarked
+package org.mmlab.sync;
+
+import org.jspecify.annotations.NullMarked;
