@@ -48,7 +48,6 @@ final class Deadlocks {
     for (Cpu c : order) {
       SyncObject o = c.pendingObj;
       String what = o == null ? "?" : o.describe();
-      String st = o == null || o.state().isEmpty() ? "" : " [" + o.state() + "]";
       List<String> hs = new ArrayList<>();
       if (o != null) {
         objects.add(o.id());
@@ -57,6 +56,7 @@ final class Deadlocks {
         }
       }
       String held = hs.isEmpty() ? "" : " held by " + String.join(", ", hs);
+      String st = !hs.isEmpty() || o == null || o.state().isEmpty() ? "" : " [" + o.state() + "]";
       String line = c.spinLabel != null
           ? c.label() + " spins at retry point '" + c.spinLabel + "' on " + what + st + held
               + ", and nothing else changes"

@@ -334,6 +334,22 @@ public final class ExploreSched extends Sched {
     return traceHash;
   }
 
+  /**
+   * The operations the unfinished CPUs were waiting to perform when the execution ended (what a
+   * deadlocked CPU was blocked in), as step records with step -1.
+   */
+  public List<StepRecord> pendingRecords() {
+    List<StepRecord> out = new ArrayList<>();
+    for (Cpu c : cpus) {
+      if (!c.done && c.started) {
+        SyncObject o = c.pendingObj;
+        out.add(new StepRecord(-1, c.id, c.pendingKind, o == null ? 0 : o.id(), o == null ? "" : o.describe(),
+            c.pendingWhat, c.pendingWhere, o == null ? "" : o.state(), false));
+      }
+    }
+    return out;
+  }
+
   /** The captured steps (empty unless capture was on). */
   public List<StepRecord> records() {
     return records;
