@@ -291,6 +291,13 @@ public final class ExploreSched extends Sched {
     }
   }
 
+  @Override
+  protected List<Cpu> walkedCpus() {
+    List<Cpu> out = new ArrayList<>(cpuList);
+    out.add(boot);
+    return out;
+  }
+
   // ------------------------------------------------------------ what strategies see
 
   public long steps() {

@@ -210,6 +210,9 @@ public final class Explorer {
     if (v == null && !ex.stepBoundHit()) {
       ex.drainBootCallbacks();
       v = ex.runInline(check[0]);
+      if (v == null) {
+        v = ex.runInline(ex::consistencyWalk);
+      }
     }
     List<String> names = new ArrayList<>();
     for (Cpu c : ex.cpus()) {

@@ -123,6 +123,11 @@ public final class NativeSched extends Sched {
     return -1;
   }
 
+  @Override
+  protected List<Cpu> walkedCpus() {
+    return List.copyOf(cpus);
+  }
+
   // ------------------------------------------------------------ points and waits
 
   @Override

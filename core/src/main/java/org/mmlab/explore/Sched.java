@@ -1,7 +1,9 @@
 package org.mmlab.explore;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.mmlab.debug.Lockdep;
 import org.mmlab.debug.Site;
@@ -37,10 +39,56 @@ public abstract sealed class Sched permits NativeSched, ExploreSched {
   /** The lock-order checker, or null when lockdep is off. Immutable. */
   protected final @Nullable Lockdep lockdep;
 
+  /** Consistency walks registered by the model's layers, in registration order. Set-up only. */
+  private final List<Runnable> walks = new ArrayList<>();
+
+  /**
+   * Test hook: called with every native scheduler created, so that a JUnit extension can walk
+   * them after each test. Null outside tests.
+   */
+  public static volatile @Nullable Consumer<Sched> creationHook;
+
   protected Sched(boolean exploring, @Nullable Lockdep lockdep) {
     this.exploring = exploring;
     this.lockdep = lockdep;
+    Consumer<Sched> hook = creationHook;
+    if (hook != null && !exploring) {
+      hook.accept(this);
+    }
   }
+
+  // ------------------------------------------------------------ consistency walk
+
+  /**
+   * Registers a consistency walk: model code that checks its invariants (accounting balanced,
+   * mapcounts equal mapping entries, no leaked frames) and raises a verdict if one does not hold.
+   * The explorer runs every walk after every execution; the test extension after every test.
+   */
+  public final void registerWalk(Runnable walk) {
+    walks.add(walk);
+  }
+
+  /**
+   * The mm-wide consistency walk: the registered walks, then the lock and RCU state of every
+   * CPU, which must be empty. Runs where no CPU is running (after an execution, after a test).
+   */
+  public final void consistencyWalk() {
+    for (Runnable w : walks) {
+      w.run();
+    }
+    for (Cpu c : walkedCpus()) {
+      if (c.heldCount() > 0) {
+        throw new BugException(Verdict.of(VerdictKind.INVARIANT, c.label() + " still holds " + c.heldLocks(),
+            List.of("consistency walk: lock state must be empty when no CPU runs"), List.of()));
+      }
+      if (c.rcuNesting > 0) {
+        throw new BugException(RcuVerdicts.exitInReadSection(c));
+      }
+    }
+  }
+
+  /** The CPUs the consistency walk checks. */
+  protected abstract List<Cpu> walkedCpus();
 
   /** The CPU running the caller (in setup and end checks, a boot CPU). */
   public abstract Cpu cpu();
