@@ -116,7 +116,7 @@ final class CatalogRun {
 
   private static void printTable(List<Row> rows, long elapsedMs, boolean allOk) {
     System.out.println();
-    String fmt = "%-22s %-28s %-20s %-20s %10s %14s  %s%n";
+    String fmt = "%-22s %-28s %-27s %-21s %10s %14s  %s%n";
     System.out.printf(Locale.ROOT, fmt, "scenario", "variant", "expected", "verdict", "executions", "first bug", "");
     for (Row r : rows) {
       ExploreResult res = r.result();

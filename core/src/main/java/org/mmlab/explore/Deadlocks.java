@@ -14,6 +14,31 @@ import java.util.Set;
 final class Deadlocks {
   private Deadlocks() {}
 
+  /** True if following "held by" from some blocked CPU comes back to a blocked CPU. */
+  private static boolean hasCycle(Set<Cpu> blocked) {
+    for (Cpu start : blocked) {
+      Set<Cpu> seen = new LinkedHashSet<>();
+      Cpu at = start;
+      while (at != null && seen.add(at)) {
+        Cpu next = null;
+        SyncObject o = at.pendingObj;
+        if (o != null) {
+          for (Cpu h : o.holders()) {
+            if (h != at && blocked.contains(h)) {
+              next = h;
+              break;
+            }
+          }
+        }
+        at = next;
+      }
+      if (at != null) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   static Verdict explain(Cpu[] cpus, long step) {
     List<Cpu> blocked = new ArrayList<>();
     boolean spinning = false;
@@ -68,7 +93,18 @@ final class Deadlocks {
         lines.add("    " + c.label() + " holds " + heldLocks);
       }
     }
-    VerdictKind kind = spinning ? VerdictKind.LIVELOCK : VerdictKind.DEADLOCK;
+    boolean cycle = hasCycle(order);
+    boolean pseudo = false;
+    for (Cpu c : order) {
+      SyncObject o = c.pendingObj;
+      pseudo |= o != null && o.lockClass() != null && o.lockClass().isPseudo() && !o.holders().isEmpty();
+    }
+    if (cycle && pseudo) {
+      lines.add("the cycle goes through a pseudo-lock (a wait the kernel's lockdep cannot see)");
+    }
+    // A cycle of holders is a deadlock even when one side spins at a retry point (it spins on
+    // something another blocked CPU holds); a retry with no holder to wait for is a livelock.
+    VerdictKind kind = spinning && !cycle ? VerdictKind.LIVELOCK : VerdictKind.DEADLOCK;
     String headline = String.join("; ", short_);
     return new Verdict(kind, headline, lines, objects, step);
   }
