@@ -1,0 +1,127 @@
+package org.mmlab.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.mmlab.explore.report.Json;
+
+/** The command line's contract: exit codes, --json fields, replay files (docs/CLI.md). */
+class MainTest {
+  @TempDir
+  Path tmp;
+
+  private record Run(int code, String out, String err) {}
+
+  private static Run run(String... args) {
+    PrintStream out = System.out;
+    PrintStream err = System.err;
+    ByteArrayOutputStream o = new ByteArrayOutputStream();
+    ByteArrayOutputStream e = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+      int code = Main.run(args);
+      return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(out);
+      System.setErr(err);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> json(String text) {
+    return (Map<String, Object>) Json.parse(text.trim());
+  }
+
+  @Test
+  void exploreFindingABugExitsOneWithTheJsonFieldsAndAReplayFile() throws Exception {
+    Run r = run("explore", "abba-deadlock", "--variant", "order=abba", "--json", "--replay-dir", tmp.toString());
+    assertThat(r.code()).isEqualTo(1);
+    Map<String, Object> m = json(r.out());
+    assertThat(m).containsKeys("scenario", "variant", "strategy", "verdict", "executions", "bugAtExecution",
+        "elapsedMs", "replayFile");
+    assertThat(m.get("scenario")).isEqualTo("abba-deadlock");
+    assertThat(m.get("variant")).isEqualTo(Map.of("order", "abba"));
+    assertThat(m.get("strategy")).isEqualTo("portfolio");
+    assertThat(m.get("verdict")).isEqualTo("deadlock");
+    assertThat((Long) m.get("bugAtExecution")).isLessThan((Long) m.get("executions"));
+    Path replay = Path.of((String) m.get("replayFile"));
+    assertThat(Files.exists(replay)).isTrue();
+
+    Run again = run("replay", replay.toString());
+    assertThat(again.code()).isEqualTo(1);
+    assertThat(again.out()).contains("deadlock:").contains("trace: identical to the recorded one");
+    Run againJson = run("replay", replay.toString(), "--json");
+    assertThat(json(againJson.out())).containsEntry("identical", true).containsEntry("verdict", "deadlock");
+  }
+
+  @Test
+  void exploreOfAFixedVariantExitsZeroWithVerdictNone() {
+    Run r = run("explore", "lost-update", "--variant", "update=atomic", "--executions", "500", "--json",
+        "--replay-dir", tmp.toString());
+    assertThat(r.code()).isZero();
+    Map<String, Object> m = json(r.out());
+    assertThat(m).containsEntry("verdict", "none").containsEntry("executions", 500L)
+        .containsEntry("bugAtExecution", null).containsEntry("replayFile", null);
+  }
+
+  @Test
+  void textReportShowsCpuColumnsAndTheReplayCommand() {
+    Run r = run("explore", "lost-wakeup", "--replay-dir", tmp.toString());
+    assertThat(r.code()).isEqualTo(1);
+    assertThat(r.out()).contains("CPU0 (waiter)").contains("CPU1 (waker)").contains("(blocked)")
+        .contains("replay: ./mmlab replay ").contains("--seed 0x6d6d6c6162");
+  }
+
+  @Test
+  void usageErrorsExitTwo() {
+    for (List<String> args : List.of(
+        List.of("explore", "no-such-scenario"),
+        List.of("explore", "abba-deadlock", "--variant", "order=sideways"),
+        List.of("explore", "abba-deadlock", "--variant", "colour=red"),
+        List.of("explore", "abba-deadlock", "--strategy", "telepathy"),
+        List.of("explore", "abba-deadlock", "--executions", "many"),
+        List.of("explore", "abba-deadlock", "--time-limit", "soon"),
+        List.of("explore", "abba-deadlock", "--seed", "0xnope"),
+        List.of("replay", tmp.resolve("missing.json").toString()),
+        List.of("frobnicate"))) {
+      assertThat(run(args.toArray(String[]::new)).code()).as(String.join(" ", args)).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void theSeedChangesTheExplorationAndIsPrinted() {
+    Run a = run("explore", "lost-update", "--seed", "1", "--json", "--replay-dir", tmp.toString());
+    Run b = run("explore", "lost-update", "--seed", "0x2", "--json", "--replay-dir", tmp.toString());
+    assertThat(json(a.out())).containsEntry("masterSeed", "0x1");
+    assertThat(json(b.out())).containsEntry("masterSeed", "0x2");
+  }
+
+  @Test
+  void scenariosListsEveryScenarioWithVariantsAndExpectations() {
+    Run r = run("scenarios", "--json");
+    assertThat(r.code()).isZero();
+    List<?> all = (List<?>) Json.parse(r.out().trim());
+    assertThat(all).hasSizeGreaterThanOrEqualTo(6);
+    assertThat(r.out()).contains("abba-deadlock").contains("lockdep-only-abba").contains("\"expected\": \"clean\"");
+  }
+
+  @Test
+  void aTamperedReplayFileIsReportedAsNondeterminism() throws Exception {
+    Run r = run("explore", "abba-deadlock", "--json", "--replay-dir", tmp.toString());
+    Path replay = Path.of((String) json(r.out()).get("replayFile"));
+    String text = Files.readString(replay);
+    Files.writeString(replay, text.replaceFirst("\"traceHash\": \"0x[0-9a-f]+\"", "\"traceHash\": \"0x1\""));
+    Run again = run("replay", replay.toString());
+    assertThat(again.code()).isEqualTo(Main.NONDETERMINISM);
+    assertThat(again.out()).contains("NOT identical");
+  }
+}
