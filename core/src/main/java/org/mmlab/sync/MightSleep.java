@@ -23,10 +23,9 @@ import org.mmlab.explore.VerdictKind;
 final class MightSleep {
   private MightSleep() {}
 
-  /** Checks that the current CPU may sleep in {@code what} (a kernel function name). */
-  static void check(Sched sched, String what) {
-    Cpu cpu = sched.cpu();
-    if (sched.inRcuReadSection()) {
+  /** Checks that {@code cpu}, the current CPU, may sleep in {@code what} (a kernel function name). */
+  static void check(Sched sched, Cpu cpu, String what) {
+    if (cpu.rcuNesting() > 0) {
       throw sched.bug(Verdict.of(VerdictKind.RCU_MISUSE,
           cpu.label() + " calls " + what + ", which may sleep, inside an RCU read-side section",
           List.of("a voluntary context switch within an RCU read-side critical section"), List.of()));

@@ -79,7 +79,8 @@ public final class Mutex extends SyncObject {
 
   /** {@code mutex_lock}: sleeps until the mutex is free, then holds it. May sleep. */
   public void lock() {
-    MightSleep.check(sched, "mutex_lock");
+    Cpu me = sched.cpu();
+    MightSleep.check(sched, me, "mutex_lock");
     sched.acquiring(this);
     if (sched.exploring) {
       sched.await(OpKind.LOCK, this, "mutex_lock", this::isFreePlain, true);
@@ -87,15 +88,14 @@ public final class Mutex extends SyncObject {
     } else {
       sched.point(OpKind.LOCK, this, "mutex_lock");
       if (!STATE.compareAndSet(this, 0, LOCKED)) {
-        lockSlowNative();
+        lockSlowNative(me);
       }
     }
-    owner = sched.cpu();
+    owner = me;
     sched.acquired(this);
   }
 
-  private void lockSlowNative() {
-    Cpu me = sched.cpu();
+  private void lockSlowNative(Cpu me) {
     if (owner == me) {
       // Only this CPU writes itself into owner, so this read is exact even though it is racy.
       throw sched.bug(Verdict.of(VerdictKind.DEADLOCK, me.label() + " takes " + describe() + " which it already holds",

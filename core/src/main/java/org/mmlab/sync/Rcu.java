@@ -51,7 +51,7 @@ public final class Rcu {
    * called has ended. May sleep; calling it inside a read section is RCU misuse.
    */
   public void synchronize() {
-    MightSleep.check(sched, "synchronize_rcu");
+    MightSleep.check(sched, sched.cpu(), "synchronize_rcu");
     sched.synchronizeRcu();
   }
 
@@ -71,7 +71,7 @@ public final class Rcu {
 
   /** {@code rcu_barrier}: waits for the current CPU's queued callbacks and runs them. May sleep. */
   public void barrier() {
-    MightSleep.check(sched, "rcu_barrier");
+    MightSleep.check(sched, sched.cpu(), "rcu_barrier");
     sched.rcuBarrier();
   }
 

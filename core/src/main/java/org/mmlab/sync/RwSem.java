@@ -108,12 +108,13 @@ public final class RwSem extends SyncObject {
 
   /** {@code down_read}: sleeps while a writer holds the lock or waits for it. May sleep. */
   public void downRead() {
-    MightSleep.check(sched, "down_read");
+    Cpu me = sched.cpu();
+    MightSleep.check(sched, me, "down_read");
     sched.acquiring(this);
     if (sched.exploring) {
       sched.await(OpKind.LOCK, this, "down_read", this::readableExplore, true);
       count = count + RD;
-      readerCpus.add(sched.cpu());
+      readerCpus.add(me);
     } else {
       sched.point(OpKind.LOCK, this, "down_read");
       if (!tryReadNative()) {
@@ -167,7 +168,8 @@ public final class RwSem extends SyncObject {
 
   /** {@code down_write}: sleeps until there is no writer and no reader. May sleep. */
   public void downWrite() {
-    MightSleep.check(sched, "down_write");
+    Cpu me = sched.cpu();
+    MightSleep.check(sched, me, "down_write");
     sched.acquiring(this);
     if (sched.exploring) {
       sched.point(OpKind.LOCK, this, "down_write");
@@ -181,18 +183,18 @@ public final class RwSem extends SyncObject {
     } else {
       sched.point(OpKind.LOCK, this, "down_write");
       if (!COUNT.compareAndSet(this, 0L, WRITER)) {
-        downWriteSlowNative();
+        downWriteSlowNative(me);
       }
     }
-    writer = sched.cpu();
+    writer = me;
     sched.acquired(this);
   }
 
-  private void downWriteSlowNative() {
-    Cpu me = sched.cpu();
+  private void downWriteSlowNative(Cpu me) {
     if (writer == me) {
       // Only this CPU writes itself into writer, so this racy read is exact.
-      throw sched.bug(Verdict.of(VerdictKind.DEADLOCK, me.label() + " takes " + describe() + " for write, which it already holds",
+      throw sched.bug(Verdict.of(VerdictKind.DEADLOCK,
+          me.label() + " takes " + describe() + " for write, which it already holds",
           List.of("recursive down_write: the CPU would sleep forever"), List.of(id())));
     }
     COUNT.getAndAdd(this, WW);
@@ -349,7 +351,16 @@ public final class RwSem extends SyncObject {
     if (w != null) {
       return List.of(w);
     }
-    return sched.exploring ? List.copyOf(readerCpus) : List.of();
+    if (!sched.exploring) {
+      return List.of();
+    }
+    List<Cpu> distinct = new ArrayList<>(readerCpus.size());
+    for (Cpu c : readerCpus) {
+      if (!distinct.contains(c)) {
+        distinct.add(c); // a recursive reader is named once
+      }
+    }
+    return distinct;
   }
 
   @Override
