@@ -11,6 +11,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * still feeds one graph across executions. A <em>pseudo</em> class stands for a wait the kernel's
  * lockdep cannot see: spinning on a frozen refcount, sleeping on a page-lock bit.
  *
+ * <p>Interning goes through a concurrent map: create classes once, in static fields, never from
+ * inside an explored CPU's body.
+ *
  * <p>Kernel counterpart: {@code struct lock_class} / {@code struct lock_class_key}
  * ({@code include/linux/lockdep_types.h}).
  */

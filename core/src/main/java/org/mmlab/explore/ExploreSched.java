@@ -450,6 +450,15 @@ public final class ExploreSched extends Sched {
   }
 
   @Override
+  public void unchanged() {
+    Cpu c = current;
+    if (c != null && c.pendingKind.mutates()) {
+      writes--;
+      c.myWrites--;
+    }
+  }
+
+  @Override
   public void wake(SyncObject obj) {
     // The driver re-evaluates every wait condition at each step: nothing to do.
   }

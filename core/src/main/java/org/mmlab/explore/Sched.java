@@ -126,6 +126,13 @@ public abstract sealed class Sched permits NativeSched, ExploreSched {
    */
   public abstract void retry(String label, @Nullable SyncObject obj);
 
+  /**
+   * The operation just announced as a write (a trylock, a cmpxchg, a {@code folio_try_get})
+   * failed and changed nothing: under the explorer it does not count as progress for the
+   * retry points of other CPUs. Native mode: nothing.
+   */
+  public void unchanged() {}
+
   /** Native mode: wakes CPUs parked in {@link #await} on {@code obj}. Explore mode: nothing. */
   public abstract void wake(SyncObject obj);
 

@@ -61,7 +61,11 @@ public final class Atomic extends SyncObject {
   /** {@code atomic_long_cmpxchg} as a boolean ({@code atomic_long_try_cmpxchg}). */
   public boolean compareAndSet(long expect, long update) {
     sched.point(OpKind.RMW, this, "cmpxchg");
-    return VALUE.compareAndSet(this, expect, update);
+    if (VALUE.compareAndSet(this, expect, update)) {
+      return true;
+    }
+    sched.unchanged();
+    return false;
   }
 
   /** {@code atomic_long_add_return}. */

@@ -92,13 +92,13 @@ public final class Completion extends SyncObject {
   public void waitForCompletion() {
     MightSleep.check(sched, sched.cpu(), "wait_for_completion");
     if (sched.exploring) {
-      sched.await(OpKind.WAIT, this, "wait_for_completion", this::availablePlain, true);
+      sched.await(OpKind.RMW, this, "wait_for_completion", this::availablePlain, true);
       consumePlain();
       return;
     }
     sched.point(OpKind.WAIT, this, "wait_for_completion");
     if (!tryConsumeNative()) {
-      sched.await(OpKind.WAIT, this, "wait_for_completion", this::tryConsumeNative, true);
+      sched.await(OpKind.RMW, this, "wait_for_completion", this::tryConsumeNative, true);
     }
   }
 
@@ -107,6 +107,7 @@ public final class Completion extends SyncObject {
     sched.point(OpKind.RMW, this, "try_wait_for_completion");
     if (sched.exploring) {
       if (!availablePlain()) {
+        sched.unchanged();
         return false;
       }
       consumePlain();

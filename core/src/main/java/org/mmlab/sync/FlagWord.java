@@ -335,6 +335,7 @@ public final class FlagWord extends SyncObject {
   private boolean tryTakeBit(long m, String what) {
     sched.point(OpKind.LOCK, this, what);
     if (((long) WORD.getVolatile(this) & m) != 0) {
+      sched.unchanged();
       return false;
     }
     return ((long) WORD.getAndBitwiseOrAcquire(this, m) & m) == 0;

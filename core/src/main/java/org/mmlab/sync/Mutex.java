@@ -110,6 +110,7 @@ public final class Mutex extends SyncObject {
     sched.point(OpKind.LOCK, this, "mutex_trylock");
     if (sched.exploring) {
       if (state != 0) {
+        sched.unchanged();
         return false;
       }
       state = LOCKED;

@@ -58,7 +58,11 @@ public final class Ref<T> extends SyncObject {
   /** {@code cmpxchg} on the pointer (identity comparison). */
   public boolean compareAndSet(@Nullable T expect, @Nullable T update) {
     sched.point(OpKind.RMW, this, "cmpxchg");
-    return VALUE.compareAndSet(this, expect, update);
+    if (VALUE.compareAndSet(this, expect, update)) {
+      return true;
+    }
+    sched.unchanged();
+    return false;
   }
 
   /** Reads without a scheduling point: only for end checks and reports. */

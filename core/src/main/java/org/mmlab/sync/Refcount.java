@@ -174,6 +174,7 @@ public final class Refcount extends SyncObject {
   }
 
   private boolean failedTryGet(int c) {
+    sched.unchanged();
     if (c == FROZEN) {
       sched.acquiring(this);
     }
@@ -256,6 +257,7 @@ public final class Refcount extends SyncObject {
     checkPositive(expected);
     if (sched.exploring) {
       if (count != expected) {
+        sched.unchanged();
         return false;
       }
       count = FROZEN;

@@ -130,6 +130,7 @@ public final class RwSem extends SyncObject {
     sched.point(OpKind.LOCK, this, "down_read_trylock");
     if (sched.exploring) {
       if (!readableExplore()) {
+        sched.unchanged();
         return false;
       }
       count = count + RD;
@@ -206,6 +207,7 @@ public final class RwSem extends SyncObject {
     sched.point(OpKind.LOCK, this, "down_write_trylock");
     if (sched.exploring) {
       if (count != 0) {
+        sched.unchanged();
         return false;
       }
       count = WRITER;

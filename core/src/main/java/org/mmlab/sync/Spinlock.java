@@ -65,8 +65,11 @@ public final class Spinlock extends SyncObject {
     if (sched.exploring) {
       sched.await(OpKind.LOCK, this, "spin_lock", this::isFreePlain, false);
       state = 1;
-    } else if (!STATE.compareAndSet(this, 0, 1)) {
-      sched.await(OpKind.LOCK, this, "spin_lock", this::tryAcquireNative, false);
+    } else {
+      sched.point(OpKind.LOCK, this, "spin_lock");
+      if (!STATE.compareAndSet(this, 0, 1)) {
+        sched.await(OpKind.LOCK, this, "spin_lock", this::tryAcquireNative, false);
+      }
     }
     owner = sched.cpu();
     sched.acquired(this);
@@ -77,6 +80,7 @@ public final class Spinlock extends SyncObject {
     if (sched.exploring) {
       sched.point(OpKind.LOCK, this, "spin_trylock");
       if (state != 0) {
+        sched.unchanged();
         return false;
       }
       state = 1;
