@@ -262,6 +262,10 @@ public final class Explorer {
       throw new IllegalArgumentException("nothing to replay");
     }
     Verdict v = last.verdict() != null ? last.verdict() : ld.inversion();
+    if (v == null && last.stepBound()) {
+      v = new Verdict(VerdictKind.POTENTIAL_LIVELOCK, "the replay reached the step bound of " + config.maxSteps()
+          + " again without finishing", List.of(), List.of(), last.steps());
+    }
     return new Replayed(v, identical, divergence, last.records(), last.pending(), last.cpuNames());
   }
 
