@@ -37,7 +37,8 @@ public abstract class SyncObject {
     return id;
   }
 
-  public final String name() {
+  /** The name in reports. Subclasses with many instances (page descriptors) may compute it instead of storing one. */
+  public String name() {
     return name;
   }
 
@@ -74,7 +75,7 @@ public abstract class SyncObject {
 
   /** {@code kind name}, e.g. {@code "spinlock ptl@pmd#3"}. */
   public final String describe() {
-    return kind() + " " + name;
+    return kind() + " " + name();
   }
 
   @Override
