@@ -55,6 +55,9 @@ public final class ExploreSched extends Sched {
   private long writes;
   private int nextObject = 1;
   private int lastCpu = NO_CPU;
+  /** The CPU the running CPU decided runs next, for the driver to resume; null if undecided. */
+  private @Nullable Cpu handoff;
+  private int handoffEnabled;
   private int preemptions;
   private boolean stepBoundHit;
   private @Nullable Verdict verdict;
@@ -141,37 +144,65 @@ public final class ExploreSched extends Sched {
     return verdict;
   }
 
+  /**
+   * The driver loop. The decision of who runs next is usually taken by the running CPU itself
+   * at its scheduling point ({@link #suspend}): if it picks itself it goes on without a switch
+   * (most steps), else it hands the decision to the driver. Either way the same code decides,
+   * with the same state, so traces do not depend on where the decision was taken.
+   */
   private void loop() {
     while (verdict == null) {
-      int n = 0;
-      boolean allDone = true;
-      for (Cpu c : cpus) {
-        if (c.done) {
-          continue;
+      Cpu next = handoff;
+      int n = handoffEnabled;
+      handoff = null;
+      if (next == null) {
+        n = computeEnabled();
+        if (n <= 0) {
+          endWithoutEnabled(n);
+          return;
         }
-        allDone = false;
-        BooleanSupplier r = c.ready;
-        if (r == null || r.getAsBoolean()) {
-          enabled[n++] = c.id;
+        if (step >= maxSteps) {
+          stepBoundHit = true;
+          return;
         }
+        next = cpus[pick(n)];
       }
-      if (allDone) {
-        return;
-      }
-      if (n == 0) {
-        verdict = Deadlocks.explain(cpus, step);
-        return;
-      }
-      if (step >= maxSteps) {
-        stepBoundHit = true;
-        return;
-      }
-      int pick = n == 1 && !everyStep ? enabled[0] : strategy.pick(this, enabled, n);
-      runStep(cpus[pick], n);
+      account(next, n);
+      current = next;
+      backend.resume(next);
+      current = null;
     }
   }
 
-  private void runStep(Cpu c, int nEnabled) {
+  /** Fills {@link #enabled}; returns how many, or -1 if every CPU has finished. */
+  private int computeEnabled() {
+    int n = 0;
+    boolean allDone = true;
+    for (Cpu c : cpus) {
+      if (c.done) {
+        continue;
+      }
+      allDone = false;
+      BooleanSupplier r = c.ready;
+      if (r == null || r.getAsBoolean()) {
+        enabled[n++] = c.id;
+      }
+    }
+    return allDone ? -1 : n;
+  }
+
+  private void endWithoutEnabled(int n) {
+    if (n == 0) {
+      verdict = Deadlocks.explain(cpus, step);
+    }
+  }
+
+  private int pick(int n) {
+    return n == 1 && !everyStep ? enabled[0] : strategy.pick(this, enabled, n);
+  }
+
+  /** Records that {@code c} performs its pending operation as the next step. */
+  private void account(Cpu c, int nEnabled) {
     boolean preempt = false;
     if (lastCpu != NO_CPU && lastCpu != c.id && nEnabled > 1) {
       Cpu last = cpus[lastCpu];
@@ -193,10 +224,7 @@ public final class ExploreSched extends Sched {
     }
     step++;
     lastCpu = c.id;
-    current = c;
     c.ready = null;
-    backend.resume(c);
-    current = null;
   }
 
   private boolean isEnabled(Cpu c) {
@@ -445,7 +473,22 @@ public final class ExploreSched extends Sched {
     }
   }
 
+  /**
+   * Ends the running CPU's step: decides who performs the next one. If it is this CPU, it goes
+   * on at once; otherwise the decision is handed to the driver and the CPU yields. Where no CPU
+   * is enabled or the step bound is reached, the driver decides (and reports).
+   */
   private void suspend(Cpu c) {
+    int n = computeEnabled();
+    if (n > 0 && step < maxSteps) {
+      Cpu next = cpus[pick(n)];
+      if (next == c) {
+        account(c, n);
+        return;
+      }
+      handoff = next;
+      handoffEnabled = n;
+    }
     backend.yieldToDriver(c);
   }
 

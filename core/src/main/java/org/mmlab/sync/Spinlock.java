@@ -45,6 +45,9 @@ public final class Spinlock extends SyncObject {
   /** The holder. Protected by this lock. */
   private @Nullable Cpu owner;
 
+  /** The explore-mode wait condition, made once (a method reference per call would allocate). */
+  private final java.util.function.BooleanSupplier free = this::isFreePlain;
+
   public Spinlock(Sched sched, String name, LockClass lockClass) {
     this(sched, name, lockClass, null);
   }
@@ -63,7 +66,7 @@ public final class Spinlock extends SyncObject {
   public void lock() {
     sched.acquiring(this);
     if (sched.exploring) {
-      sched.await(OpKind.LOCK, this, "spin_lock", this::isFreePlain, false);
+      sched.await(OpKind.LOCK, this, "spin_lock", free, false);
       state = 1;
     } else {
       sched.point(OpKind.LOCK, this, "spin_lock");

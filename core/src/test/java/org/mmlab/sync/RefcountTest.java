@@ -101,7 +101,10 @@ class RefcountTest {
     AtomicBoolean stop = new AtomicBoolean();
     AtomicBoolean badGet = new AtomicBoolean();
     Threads.run(() -> {
-      for (int i = 0; i < 20_000; i++) {
+      // At least 20,000 attempts, and on a loaded machine on until one succeeded (the getter
+      // holds a reference most of the time), with a generous cap.
+      long deadline = System.nanoTime() + 10_000_000_000L;
+      for (int i = 0; i < 20_000 || (!frozenSeen.get() && System.nanoTime() < deadline); i++) {
         if (ref.freeze(1)) {
           frozenSeen.set(true);
           ref.unfreeze(1);
