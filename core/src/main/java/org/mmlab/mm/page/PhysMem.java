@@ -1,0 +1,543 @@
+package org.mmlab.mm.page;
+
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+import org.mmlab.explore.BugException;
+import org.mmlab.explore.Sched;
+import org.mmlab.explore.Verdict;
+import org.mmlab.explore.VerdictKind;
+import org.mmlab.sync.HashedWaitTable;
+
+/**
+ * The physical memory of one kernel: frames, nodes and zones with their buddy allocators,
+ * memory sections with their (lazily created) page descriptors, and the folio wait table.
+ * Kernel counterparts: the memory map ({@code mm/sparse.c}: {@code pfn_to_page},
+ * {@code page_to_pfn}, {@code pfn_valid}), {@code alloc_pages}, {@code __free_pages},
+ * {@code free_frozen_pages}, {@code folio_alloc}, {@code folio_wait_table}.
+ *
+ * <h2>Contents</h2>
+ * <ol>
+ *   <li>Boot: {@link #PhysMem(Sched, long, int, FramePool)} splits RAM over nodes and gives
+ *       every page to the buddy allocator as maximal aligned blocks. Nothing else is created:
+ *       no descriptor, no frame; a 64 MiB kernel is sixteen order-10 free blocks.</li>
+ *   <li>The memory map: {@link #pfnToPage}, {@link #pfnValid}, {@link #sections()}.</li>
+ *   <li>Allocation: {@link #allocPages}, {@link #folioAlloc}, the {@link FailHook}.</li>
+ *   <li>Freeing: {@link #freePages}, {@link #freeFrozenPages}, {@link Folio#folioPut}.</li>
+ *   <li>Accounting ({@link #nrFreePages}, {@link #pgalloc}, {@link #pgfree}) and the
+ *       consistency walk ({@link #checkConsistency}), registered with the scheduler.</li>
+ * </ol>
+ *
+ * <h2>Layout</h2>
+ * Physical memory starts at pfn 0 and is contiguous (no holes); node {@code i} of {@code n}
+ * gets an equal share, its boundaries rounded to {@code MAX_PAGE_ORDER} blocks (4 MiB). Memory
+ * sections are 128 MiB ({@link Section#SIZE_BITS}), the last one possibly smaller, and all
+ * online at boot; the section object is the owner of its descriptors so that offlining (a later
+ * issue) can make stale descriptor pointers use-after-free.
+ *
+ * <h2>Lock order</h2>
+ * <pre>
+ *   (anything, including page-table locks and RCU read sections for GFP_NOWAIT)
+ *     zone-&gt;lock           (Zone.rmqueue, Zone.freeOne, pfnToPage's slow path)
+ * </pre>
+ * A {@link Gfp#KERNEL} allocation may sleep in the kernel: it must be made without spinlocks
+ * and outside RCU read sections, and a verdict says so otherwise.
+ *
+ * <h2>Lifetime</h2>
+ * {@link #release()} gives the frames back to their {@link FramePool}; call it when the
+ * kernel is done (the explorer: at the end of each execution). Descriptors are ordinary heap
+ * objects and go with the {@code PhysMem}.
+ */
+public final class PhysMem {
+  /** {@code MAX_PAGE_ORDER}: the largest block is 2^10 pages (4 MiB). */
+  public static final int MAX_PAGE_ORDER = 10;
+  /** {@code MAX_ORDER_NR_PAGES}. */
+  public static final long MAX_ORDER_NR_PAGES = 1L << MAX_PAGE_ORDER;
+  /** {@code NUMA_NO_NODE}: the local node of the calling CPU. */
+  public static final int NUMA_NO_NODE = -1;
+  /** The site name of allocations whose caller gives none. */
+  public static final String DEFAULT_SITE = "alloc_pages";
+
+  private final Sched sched;
+  private final Frames frames;
+  private final Node[] nodes;
+  private final Section[] sections;
+  private final long totalPages;
+  /** {@code folio_wait_table}: where folio-lock waiters sleep. Immutable reference. */
+  private final HashedWaitTable folioWaitTable;
+  /** The fault-injection hook. Volatile: tests may swap it while CPUs run (natively). */
+  private volatile FailHook failHook = FailHook.NEVER;
+
+  /** One node of {@code bytes} of RAM, frames from the shared pool. */
+  public PhysMem(Sched sched, long bytes) {
+    this(sched, bytes, 1, FramePool.shared());
+  }
+
+  /** {@code bytes} of RAM over {@code nodes} nodes, frames from the shared pool. */
+  public PhysMem(Sched sched, long bytes, int nodes) {
+    this(sched, bytes, nodes, FramePool.shared());
+  }
+
+  /**
+   * Boots {@code bytes} of RAM (a multiple of 4 KiB, at most 16 TiB) over {@code nodeCount}
+   * nodes, and registers the consistency walk with {@code sched}.
+   */
+  public PhysMem(Sched sched, long bytes, int nodeCount, FramePool pool) {
+    if (nodeCount < 1) {
+      throw new IllegalArgumentException("at least one node: " + nodeCount);
+    }
+    if (bytes > (1L << 44)) {
+      throw new IllegalArgumentException("at most 16 TiB of RAM (pfns are 32-bit here): " + bytes);
+    }
+    this.sched = sched;
+    this.frames = new Frames(bytes, pool);
+    this.totalPages = bytes >>> Frames.PAGE_SHIFT;
+    this.folioWaitTable = new HashedWaitTable(sched, "folio_wait_table");
+    this.nodes = new Node[nodeCount];
+    long start = 0;
+    for (int i = 0; i < nodeCount; i++) {
+      long end = i == nodeCount - 1 ? totalPages
+          : (totalPages * (i + 1) / nodeCount) & ~(MAX_ORDER_NR_PAGES - 1);
+      if (end <= start) {
+        throw new IllegalArgumentException(bytes + " bytes are too little for " + nodeCount + " nodes");
+      }
+      nodes[i] = new Node(this, i, start, end);
+      start = end;
+    }
+    int nSections = (int) ((totalPages + Section.PAGES - 1) >>> Section.PFN_SHIFT);
+    this.sections = new Section[nSections];
+    for (int s = 0; s < nSections; s++) {
+      long sStart = (long) s << Section.PFN_SHIFT;
+      long sEnd = Math.min(totalPages, sStart + Section.PAGES);
+      Node first = nodeOf(sStart);
+      sections[s] = new Section(this, s, sStart, sEnd, first.spans(sEnd - 1) ? first.normalZone() : null);
+    }
+    for (Node n : nodes) {
+      freeBootRange(n.normalZone(), n.startPfn(), n.endPfn());
+    }
+    sched.registerWalk(this::checkConsistency);
+  }
+
+  /** {@code memblock_free_all}: the range as maximal naturally aligned blocks. */
+  private static void freeBootRange(Zone z, long start, long end) {
+    long pfn = start;
+    while (pfn < end) {
+      int o = pfn == 0 ? MAX_PAGE_ORDER : Math.min(MAX_PAGE_ORDER, Long.numberOfTrailingZeros(pfn));
+      while (pfn + (1L << o) > end) {
+        o--;
+      }
+      z.addBootBlock(pfn, o);
+      pfn += 1L << o;
+    }
+  }
+
+  public Sched sched() {
+    return sched;
+  }
+
+  /** The contents of RAM. */
+  public Frames frames() {
+    return frames;
+  }
+
+  /** {@code totalram_pages}. */
+  public long totalPages() {
+    return totalPages;
+  }
+
+  public List<Node> nodes() {
+    return List.of(nodes);
+  }
+
+  /** {@code NODE_DATA(nid)}. */
+  public Node node(int nid) {
+    return nodes[nid];
+  }
+
+  /** The sections, all online. */
+  public List<Section> sections() {
+    return List.of(sections);
+  }
+
+  HashedWaitTable folioWaitTable() {
+    return folioWaitTable;
+  }
+
+  // ------------------------------------------------------------ the memory map
+
+  /** {@code pfn_valid}: a frame of RAM. */
+  public boolean pfnValid(long pfn) {
+    return pfn >= 0 && pfn < totalPages;
+  }
+
+  /**
+   * {@code pfn_to_page}: the descriptor of frame {@code pfn}, created on first lookup. Creating
+   * one takes {@code zone->lock} (so that a free block's first page gets
+   * {@link PageFlag#BUDDY}); every later lookup is two array reads and no scheduling point.
+   * Do not call it with {@code zone->lock} held.
+   */
+  public Page pfnToPage(long pfn) {
+    Section s = sectionOf(pfn);
+    Page p = s.peek(pfn);
+    return p != null ? p : s.zoneOf(pfn).materialize(s, pfn);
+  }
+
+  /** {@code page_to_pfn}. */
+  public long pageToPfn(Page page) {
+    return page.pfn();
+  }
+
+  /** The descriptor of {@code pfn} if it was ever created, else null; no lock, no point. */
+  public @Nullable Page peekPage(long pfn) {
+    return sectionOf(pfn).peek(pfn);
+  }
+
+  /** A descriptor known to exist (tails of an allocated compound page); falls back to {@link #pfnToPage}. */
+  Page pfnToPageExisting(long pfn) {
+    Page p = peekPage(pfn);
+    return p != null ? p : pfnToPage(pfn);
+  }
+
+  /** {@code __pfn_to_section}. */
+  public Section sectionOf(long pfn) {
+    if (!pfnValid(pfn)) {
+      throw new IllegalArgumentException("pfn 0x" + Long.toHexString(pfn) + " is not RAM (pfn_valid fails)");
+    }
+    return sections[(int) (pfn >>> Section.PFN_SHIFT)];
+  }
+
+  /** {@code page_zone}. */
+  public Zone zoneOf(Page page) {
+    return page.section().zoneOf(page.pfn());
+  }
+
+  Zone zoneOfPfn(long pfn) {
+    return nodeOf(pfn).normalZone();
+  }
+
+  /** {@code pfn_to_nid}. */
+  public Node nodeOf(long pfn) {
+    for (Node n : nodes) {
+      if (n.spans(pfn)) {
+        return n;
+      }
+    }
+    throw new IllegalArgumentException("pfn 0x" + Long.toHexString(pfn) + " is not RAM");
+  }
+
+  // ------------------------------------------------------------ allocation
+
+  /** Installs the fault-injection hook consulted by every allocation ({@link FailHook#NEVER} to remove). */
+  public void setFailHook(FailHook hook) {
+    this.failHook = hook;
+  }
+
+  public FailHook failHook() {
+    return failHook;
+  }
+
+  /** {@code alloc_pages(gfp, order)}: see {@link #allocPagesNode}. */
+  public @Nullable Page allocPages(int gfp, int order) {
+    return allocPagesNode(NUMA_NO_NODE, gfp, order, DEFAULT_SITE);
+  }
+
+  /** {@code alloc_pages} at a named allocation site (what the {@link FailHook} sees). */
+  public @Nullable Page allocPages(int gfp, int order, String site) {
+    return allocPagesNode(NUMA_NO_NODE, gfp, order, site);
+  }
+
+  /**
+   * {@code alloc_pages_node}: {@code 2^order} contiguous pages, preferably from node
+   * {@code nid} (the calling CPU's node for {@link #NUMA_NO_NODE}), falling back to the other
+   * nodes in id order unless {@link Gfp#THISNODE}. Returns the first page with a reference
+   * count of 1, a compound head if {@link Gfp#COMP} (tails linked), zeroed frames if
+   * {@link Gfp#ZERO}; or null if the {@link FailHook} says so or no block is free (there is no
+   * reclaim: every flag combination can fail). {@link Gfp#KERNEL} allocations check that the
+   * caller may sleep.
+   */
+  public @Nullable Page allocPagesNode(int nid, int gfp, int order, String site) {
+    checkOrder(order);
+    if (nid >= nodes.length || nid < NUMA_NO_NODE) {
+      throw new IllegalArgumentException("no node " + nid);
+    }
+    if (Gfp.allowsBlocking(gfp)) {
+      MightSleep.check(sched, "alloc_pages with __GFP_DIRECT_RECLAIM (GFP_KERNEL)");
+    }
+    if (failHook.shouldFail(site, order)) {
+      return null;
+    }
+    int preferred = nid >= 0 ? nid : localNode();
+    for (int i = 0; i < nodes.length; i++) {
+      Zone z = nodes[(preferred + i) % nodes.length].normalZone();
+      long pfn = z.rmqueue(order);
+      if (pfn >= 0) {
+        return prepNewPage(pfn, order, gfp);
+      }
+      if ((gfp & Gfp.THISNODE) != 0) {
+        break;
+      }
+    }
+    return null;
+  }
+
+  /** {@code folio_alloc}: a compound allocation ({@link Gfp#COMP} implied), as a folio. */
+  public @Nullable Folio folioAlloc(int gfp, int order) {
+    return allocPagesNode(NUMA_NO_NODE, gfp | Gfp.COMP, order, "folio_alloc");
+  }
+
+  /** {@code folio_alloc} at a named site. */
+  public @Nullable Folio folioAlloc(int gfp, int order, String site) {
+    return allocPagesNode(NUMA_NO_NODE, gfp | Gfp.COMP, order, site);
+  }
+
+  /** {@code numa_node_id}: CPU {@code i} is on node {@code i mod nodes}; the set-up CPU on node 0. */
+  private int localNode() {
+    if (nodes.length == 1) {
+      return 0;
+    }
+    int cpu = sched.cpu().id;
+    return cpu < 0 ? 0 : cpu % nodes.length;
+  }
+
+  /** {@code prep_new_page}: tails first (no points), then the head's flags and count (points). */
+  private Page prepNewPage(long pfn, int order, int gfp) {
+    Section s = sectionOf(pfn);
+    Page head = s.materialize(pfn, 0);
+    boolean compound = (gfp & Gfp.COMP) != 0 && order > 0;
+    long n = 1L << order;
+    if (compound) {
+      for (long i = 1; i < n; i++) {
+        s.materialize(pfn + i, 0).prepTail(head);
+      }
+    } else if (order > 0 && !s.noneMaterialized(pfn + 1, n - 1)) {
+      for (long i = 1; i < n; i++) {
+        Page t = s.peek(pfn + i);
+        if (t != null) {
+          t.checkNewPart("check_new_pages");
+        }
+      }
+    }
+    head.prepNew(order, compound);
+    if ((gfp & Gfp.ZERO) != 0) {
+      for (long i = 0; i < n; i++) {
+        frames.zeroPage(pfn + i);
+      }
+    }
+    return head;
+  }
+
+  // ------------------------------------------------------------ freeing
+
+  /**
+   * {@code __free_pages}: drops the caller's reference to the block of {@code 2^order} pages
+   * starting at {@code page}; the last reference frees it ({@code free_pages_prepare}'s checks,
+   * then the buddy allocator). If other references remain on the head of a non-compound block,
+   * the rest of the block is freed now and the head later, as in the kernel.
+   *
+   * <p>Verdicts: use-after-free for a double free; refcount-misuse for a count already at zero
+   * on an allocated page; invariant ("Bad page state") when the page is still mapped, locked,
+   * a page table, on the LRU or in a page cache.
+   */
+  public void freePages(Page page, int order) {
+    checkOrder(order);
+    if (page.isTail()) {
+      throw page.invariant("__free_pages of a tail page");
+    }
+    checkNotFreed(page, "__free_pages");
+    boolean compound = page.peekFlag(PageFlag.HEAD);
+    if (page.refSub(1, "__free_pages")) {
+      freeBlock(page.pfn(), order, "__free_pages", false);
+    } else if (!compound && order > 0) {
+      for (int o = order - 1; o >= 0; o--) {
+        freeBlock(page.pfn() + (1L << o), o, "__free_pages", true);
+      }
+    }
+  }
+
+  /**
+   * {@code free_frozen_pages}: frees a block whose count the caller already brought to zero,
+   * or froze ({@link Folio#folioRefFreeze}; the frozen pseudo-lock is released). A nonzero
+   * count is a refcount-misuse verdict ("freeing a page with a nonzero refcount").
+   */
+  public void freeFrozenPages(Page page, int order) {
+    checkOrder(order);
+    page.refDropFrozen();
+    freeBlock(page.pfn(), order, "free_frozen_pages", true);
+  }
+
+  /**
+   * Before a put: a count already at zero on a page that is free is a double free (a
+   * use-after-free verdict) rather than a mere underflow. Looks at the free lists (taking
+   * {@code zone->lock}) only when the count is zero, i.e. only on the error path.
+   */
+  void checkNotFreed(Page page, String what) {
+    if (page.peekRefCount() == 0 && !page.peekFrozen()
+        && (page.peekFlag(PageFlag.BUDDY) || zoneOf(page).isFree(page.pfn()))) {
+      throw doubleFree(page.pfn(), page.peekFlag(PageFlag.HEAD) ? page.peekOrder() : 0, what, "the page is already free");
+    }
+  }
+
+  /** {@code __folio_put}: the last reference to {@code head} is gone. */
+  void freeFolio(Page head, String what) {
+    int order = head.peekFlag(PageFlag.HEAD) ? head.peekOrder() : 0;
+    freeBlock(head.pfn(), order, what, false);
+  }
+
+  /**
+   * {@code free_pages_prepare} + {@code __free_one_page}. {@code unproven}: the caller did not
+   * just drop the count from 1 to 0, so the block may already be free (see {@code Zone.freeOne}).
+   */
+  private void freeBlock(long pfn, int order, String what, boolean unproven) {
+    Section s = sectionOf(pfn);
+    long n = 1L << order;
+    if (pfn + n > s.endPfn() || (pfn & (n - 1)) != 0) {
+      throw new IllegalArgumentException("block 0x" + Long.toHexString(pfn) + " of order " + order + " is misaligned");
+    }
+    Page head = s.peek(pfn);
+    boolean compound = false;
+    if (head != null) {
+      if (head.peekFlag(PageFlag.BUDDY)) {
+        throw doubleFree(pfn, order, what, "its first page starts a free block");
+      }
+      compound = head.peekFlag(PageFlag.HEAD);
+      if (compound && head.peekOrder() != order) {
+        throw head.invariant(what + " frees a compound page of order " + head.peekOrder() + " as order " + order);
+      }
+      if (!compound && order > 0 && head.isTail()) {
+        throw head.invariant(what + " frees a block starting at a tail page");
+      }
+    }
+    if (order > 0 && !s.noneMaterialized(pfn + 1, n - 1)) {
+      for (long i = 1; i < n; i++) {
+        Page t = s.peek(pfn + i);
+        if (t == null) {
+          continue;
+        }
+        if (t.peekFlag(PageFlag.BUDDY)) {
+          throw doubleFree(pfn, order, what, "page 0x" + Long.toHexString(pfn + i) + " starts a free block");
+        }
+        if (compound) {
+          t.prepareFreeTail(head, what);
+        } else {
+          t.checkFreePart(what);
+        }
+      }
+    }
+    if (head != null) {
+      head.prepareFree(what);
+    }
+    s.zoneOf(pfn).freeOne(pfn, order, what, unproven);
+  }
+
+  /** The use-after-free verdict of freeing free memory. */
+  BugException doubleFree(long pfn, int order, String what, String reason) {
+    Page p = peekPage(pfn);
+    return sched.bug(Verdict.of(VerdictKind.USE_AFTER_FREE,
+        sched.cpu().label() + ": double free of pfn 0x" + Long.toHexString(pfn) + " (order " + order + ") in " + what,
+        List.of(reason, "state: " + (p == null ? "no descriptor" : p.state())),
+        p == null ? List.of() : List.of(p.id())));
+  }
+
+  private static void checkOrder(int order) {
+    if (order < 0 || order > MAX_PAGE_ORDER) {
+      throw new IllegalArgumentException("order " + order + " outside 0.." + MAX_PAGE_ORDER);
+    }
+  }
+
+  // ------------------------------------------------------------ accounting
+
+  /** {@code global_zone_page_state(NR_FREE_PAGES)}: one read step per zone. */
+  public long nrFreePages() {
+    long n = 0;
+    for (Node node : nodes) {
+      n += node.normalZone().nrFreePages();
+    }
+    return n;
+  }
+
+  /** {@code pgalloc} ({@code /proc/vmstat}, summed over zones): pages allocated so far. */
+  public long pgalloc() {
+    long n = 0;
+    for (Node node : nodes) {
+      n += node.normalZone().pgalloc();
+    }
+    return n;
+  }
+
+  /** {@code pgfree} ({@code /proc/vmstat}): pages freed so far. */
+  public long pgfree() {
+    long n = 0;
+    for (Node node : nodes) {
+      n += node.normalZone().pgfree();
+    }
+    return n;
+  }
+
+  /** Free pages without scheduling points: checks and reports only. */
+  public long peekNrFreePages() {
+    long n = 0;
+    for (Node node : nodes) {
+      n += node.normalZone().peekNrFreePages();
+    }
+    return n;
+  }
+
+  /** Free blocks of {@code order} over all zones, without scheduling points. */
+  public long peekFreeBlocks(int order) {
+    long n = 0;
+    for (Node node : nodes) {
+      n += node.normalZone().peekFreeBlocks(order);
+    }
+    return n;
+  }
+
+  /** Descriptors created so far (statistics). */
+  public long materializedDescriptors() {
+    long n = 0;
+    for (Section s : sections) {
+      n += s.materialized();
+    }
+    return n;
+  }
+
+  /** {@code /proc/buddyinfo}. */
+  public String buddyinfo() {
+    StringBuilder sb = new StringBuilder();
+    for (Node node : nodes) {
+      sb.append(node.normalZone().buddyinfo()).append('\n');
+    }
+    return sb.toString();
+  }
+
+  // ------------------------------------------------------------ consistency walk, teardown
+
+  /**
+   * The walk registered with the scheduler (run when no CPU runs): every zone's free lists
+   * (see {@link Zone}), managed pages adding up to the total, and no descriptor outside a free
+   * block marked {@link PageFlag#BUDDY}. An invariant verdict if anything does not hold.
+   */
+  public void checkConsistency() {
+    long managed = 0;
+    for (Node node : nodes) {
+      Zone z = node.normalZone();
+      z.walk();
+      managed += z.managedPages();
+    }
+    if (managed != totalPages) {
+      throw new BugException(Verdict.of(VerdictKind.INVARIANT,
+          "managed pages (" + managed + ") != total pages (" + totalPages + ")", List.of(), List.of()));
+    }
+    for (Section s : sections) {
+      s.forEachMaterialized(p -> s.zoneOf(p.pfn()).walkAllocatedDescriptor(p));
+    }
+  }
+
+  /** Gives the frames back to their pool; the memory must not be used afterwards. */
+  public void release() {
+    frames.release();
+  }
+
+  @Override
+  public String toString() {
+    return "PhysMem[" + (totalPages >>> 8) + " MiB, " + nodes.length + " node(s), " + sections.length + " section(s)]";
+  }
+}

@@ -1,0 +1,44 @@
+package org.mmlab.mm.page;
+
+import org.mmlab.debug.KObject;
+import org.mmlab.debug.LockClass;
+import org.mmlab.sync.Spinlock;
+
+/**
+ * One use of a page as a page table: the kernel's {@code struct ptdesc} from
+ * {@code pagetable_ctor} to {@code pagetable_dtor}, with the split page-table lock it carries
+ * ({@code ptlock_ptr}).
+ *
+ * <p>Page descriptors are type-stable (never freed, reused by the allocator), so a page that is
+ * a table now may have been a different table before. Each use is its own {@link KObject}: the
+ * {@link #ptl} belongs to it, {@code pagetable_dtor} frees it, and any later operation on that
+ * lock (through a pointer taken while it was a table, or through {@link Page#ptlock} before the
+ * page is reallocated) is a use-after-free verdict naming where the table was created and
+ * freed. This is how the stale-PTL race of seed 000 (a table unshared and freed while another
+ * CPU goes on to lock its PTL) becomes visible.
+ *
+ * <p>Kernel counterpart: {@code struct ptdesc} ({@code include/linux/mm_types.h}),
+ * {@code pagetable_ctor}, {@code pagetable_dtor}, {@code ptlock_init}, {@code ptlock_free}.
+ */
+public final class PtDesc extends KObject {
+  /** The page that holds the table. Immutable. */
+  private final Page page;
+  /** The split page-table lock ({@code ptdesc->ptl}). Immutable reference; owned by this object. */
+  private final Spinlock ptl;
+
+  PtDesc(Page page, String kind, LockClass ptlClass) {
+    super(page.sched(), kind, page.name());
+    this.page = page;
+    this.ptl = new Spinlock(page.sched(), "ptl@" + page.name(), ptlClass, this);
+  }
+
+  /** The page holding the table. */
+  public Page page() {
+    return page;
+  }
+
+  /** {@code ptlock_ptr}: the split page-table lock of this use of the page. */
+  public Spinlock ptl() {
+    return ptl;
+  }
+}
