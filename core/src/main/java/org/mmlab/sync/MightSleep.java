@@ -20,11 +20,16 @@ import org.mmlab.explore.VerdictKind;
  *
  * <p>Stateless.
  */
-final class MightSleep {
+public final class MightSleep {
   private MightSleep() {}
 
+  /** Checks that the current CPU may sleep in {@code what} (a kernel function name). */
+  public static void check(Sched sched, String what) {
+    check(sched, sched.cpu(), what);
+  }
+
   /** Checks that {@code cpu}, the current CPU, may sleep in {@code what} (a kernel function name). */
-  static void check(Sched sched, Cpu cpu, String what) {
+  public static void check(Sched sched, Cpu cpu, String what) {
     if (cpu.rcuNesting() > 0) {
       throw sched.bug(Verdict.of(VerdictKind.RCU_MISUSE,
           cpu.label() + " calls " + what + ", which may sleep, inside an RCU read-side section",

@@ -14,6 +14,7 @@ import org.mmlab.explore.VerdictKind;
 import org.mmlab.sync.HashedWaitTable;
 import org.mmlab.sync.Spinlock;
 import org.mmlab.sync.WaitQueue;
+import org.mmlab.sync.MightSleep;
 
 /**
  * A page descriptor: the kernel's {@code struct page} ({@code include/linux/mm_types.h}), one

@@ -7,6 +7,7 @@ import org.mmlab.explore.Sched;
 import org.mmlab.explore.Verdict;
 import org.mmlab.explore.VerdictKind;
 import org.mmlab.sync.HashedWaitTable;
+import org.mmlab.sync.MightSleep;
 
 /**
  * The physical memory of one kernel: frames, nodes and zones with their buddy allocators,
