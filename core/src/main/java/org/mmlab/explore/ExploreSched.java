@@ -113,6 +113,11 @@ public final class ExploreSched extends Sched {
     return cpus.length == 0 ? cpuList.size() : cpus.length;
   }
 
+  /** True if this execution records every step's details. */
+  public boolean capturing() {
+    return capture;
+  }
+
   public long executionIndex() {
     return executionIndex;
   }

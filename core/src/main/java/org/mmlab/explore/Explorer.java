@@ -200,6 +200,15 @@ public final class Explorer {
   Outcome runOne(Strategy strategy, @Nullable Lockdep lockdep, long maxSteps, boolean capture, long index) {
     ExploreSched ex = new ExploreSched(backend, strategy, lockdep, maxSteps, capture, index);
     lastSched = ex;
+    try {
+      return runOne(ex, strategy);
+    } finally {
+      ex.releaseAll();
+    }
+  }
+
+  private Outcome runOne(ExploreSched ex, Strategy strategy) {
+    boolean capture = ex.capturing();
     Runnable[] check = new Runnable[1];
     Verdict setupFailure = ex.runInline(() -> check[0] = program.setup(ex));
     if (setupFailure != null) {

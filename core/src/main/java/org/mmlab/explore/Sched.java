@@ -87,6 +87,26 @@ public abstract sealed class Sched permits NativeSched, ExploreSched {
     }
   }
 
+  /** Releases of off-heap resources (simulated RAM) registered by the model, in order. */
+  private final List<Runnable> releases = new ArrayList<>();
+
+  /**
+   * Registers the release of a resource the model holds outside the Java heap (the frames of a
+   * booted kernel's memory). The explorer runs every release after every execution, whatever
+   * its outcome; natively, {@link #releaseAll} is the owner's to call.
+   */
+  public final void onRelease(Runnable release) {
+    releases.add(release);
+  }
+
+  /** Runs and forgets the registered releases, newest first. */
+  public final void releaseAll() {
+    for (int i = releases.size() - 1; i >= 0; i--) {
+      releases.get(i).run();
+    }
+    releases.clear();
+  }
+
   /** The CPUs the consistency walk checks. */
   protected abstract List<Cpu> walkedCpus();
 

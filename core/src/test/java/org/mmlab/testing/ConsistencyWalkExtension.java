@@ -35,11 +35,16 @@ public final class ConsistencyWalkExtension implements BeforeEachCallback, After
       walk = List.copyOf(created);
       created.clear();
     }
-    if (context.getExecutionException().isPresent()) {
-      return;
-    }
-    for (Sched s : walk) {
-      s.consistencyWalk();
+    try {
+      if (context.getExecutionException().isEmpty()) {
+        for (Sched s : walk) {
+          s.consistencyWalk();
+        }
+      }
+    } finally {
+      for (Sched s : walk) {
+        s.releaseAll();
+      }
     }
   }
 }

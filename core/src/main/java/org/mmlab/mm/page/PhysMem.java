@@ -116,6 +116,7 @@ public final class PhysMem {
       freeBootRange(n.normalZone(), n.startPfn(), n.endPfn());
     }
     sched.registerWalk(this::checkConsistency);
+    sched.onRelease(this::release);
   }
 
   /** {@code memblock_free_all}: the range as maximal naturally aligned blocks. */

@@ -25,11 +25,19 @@ public final class PtDesc extends KObject {
   private final Page page;
   /** The split page-table lock ({@code ptdesc->ptl}). Immutable reference; owned by this object. */
   private final Spinlock ptl;
+  /** The entries as a scheduling object. Immutable reference; owned by this object. */
+  private final TableEntries entries;
 
   PtDesc(Page page, String kind, LockClass ptlClass) {
     super(page.sched(), kind, page.name());
     this.page = page;
     this.ptl = new Spinlock(page.sched(), "ptl@" + page.name(), ptlClass, this);
+    this.entries = new TableEntries(this, kind);
+  }
+
+  /** The table's entries, the object entry loads and stores are points on. */
+  public TableEntries entries() {
+    return entries;
   }
 
   /** The page holding the table. */
