@@ -79,6 +79,32 @@ public final class Cpu {
   @Nullable Object handle;
   @Nullable Runnable body;
 
+  // --- per-CPU data of the model's layers (the MMU's TLB, the current task...) ---
+  private static final java.util.concurrent.atomic.AtomicInteger SLOTS = new java.util.concurrent.atomic.AtomicInteger();
+  private @Nullable Object[] locals = new Object[4];
+
+  /**
+   * A new slot for per-CPU data ({@code DEFINE_PER_CPU}): each layer that keeps state per CPU
+   * takes one slot once, in a static initializer, and reads its state with {@link #local}.
+   */
+  public static int newLocalSlot() {
+    return SLOTS.getAndIncrement();
+  }
+
+  /** This CPU's value in {@code slot}, or null. Only the CPU itself (or the driver) uses it. */
+  public @Nullable Object local(int slot) {
+    Object[] l = locals;
+    return slot < l.length ? l[slot] : null;
+  }
+
+  /** Sets this CPU's value in {@code slot}. */
+  public void setLocal(int slot, @Nullable Object value) {
+    if (slot >= locals.length) {
+      locals = java.util.Arrays.copyOf(locals, Math.max(slot + 1, locals.length * 2));
+    }
+    locals[slot] = value;
+  }
+
   // --- native mode ---
   @Nullable Thread thread;
   /** A CPU made up for a thread that was never attached: idle outside RCU read sections. */
