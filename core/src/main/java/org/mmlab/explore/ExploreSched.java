@@ -255,19 +255,26 @@ public final class ExploreSched extends Sched {
         body.run();
       }
       exitChecks(c);
-    } catch (CpuBackend.Discarded d) {
-      // the execution ended while this CPU was suspended
-    } catch (BugException e) {
-      fail(e.verdict());
-    } catch (AssertionError e) {
-      fail(Verdict.of(VerdictKind.ASSERTION, c.label() + ": " + e.getMessage(),
-          List.of("at " + topFrame(e)), List.of()));
     } catch (Throwable t) {
-      fail(Verdict.of(VerdictKind.EXCEPTION, c.label() + " threw " + t,
-          List.of("at " + topFrame(t)), List.of()));
+      // One handler, dispatching by type: a failure inside a CPU body must never escape the
+      // continuation (see the note on handler dispatch in docs/EXPLORER.md).
+      failWith(c, t);
     } finally {
       c.done = true;
       c.ready = null;
+    }
+  }
+
+  private void failWith(Cpu c, Throwable t) {
+    switch (t) {
+      case CpuBackend.Discarded d -> {
+        // the execution ended while this CPU was suspended
+      }
+      case BugException e -> fail(e.verdict());
+      case AssertionError e -> fail(Verdict.of(VerdictKind.ASSERTION, c.label() + ": " + e.getMessage(),
+          List.of("at " + topFrame(e)), List.of()));
+      default -> fail(Verdict.of(VerdictKind.EXCEPTION, c.label() + " threw " + t,
+          List.of("at " + topFrame(t)), List.of()));
     }
   }
 

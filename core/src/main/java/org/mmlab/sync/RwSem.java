@@ -285,6 +285,16 @@ public final class RwSem extends SyncObject {
     }
   }
 
+  /** True if the current CPU holds it, for read or write ({@code lockdep_is_held}); no scheduling point. */
+  public boolean heldByCurrent() {
+    return sched.cpu().holds(this);
+  }
+
+  /** True if the current CPU holds it for write; no scheduling point. */
+  public boolean writeHeldByCurrent() {
+    return writer == sched.cpu();
+  }
+
   /** {@code rwsem_is_locked}: a racy read of the state word. */
   public boolean isLocked() {
     sched.point(OpKind.READ, this, "rwsem_is_locked");

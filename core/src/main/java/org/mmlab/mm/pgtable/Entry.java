@@ -8,7 +8,8 @@ package org.mmlab.mm.pgtable;
  * bit  0  P    present                bit  6  D    dirty (leaves)
  * bit  1  RW   writable               bit  7  PS   huge leaf at PUD/PMD level
  * bit  2  US   user accessible        bit 12..51   pfn
- * bit  5  A    accessed               bit 63  NX   no execute
+ * bit  5  A    accessed               bit  9  SPECIAL (software: no struct page to count)
+ *                                     bit 63  NX   no execute
  * </pre>
  *
  * <p>Non-present entries: 0 is {@code pte_none}. Any other non-present value is a swap-style
@@ -25,6 +26,8 @@ public final class Entry {
   public static final long ACCESSED = 1L << 5;
   public static final long DIRTY = 1L << 6;
   public static final long HUGE = 1L << 7;
+  /** {@code _PAGE_SPECIAL}: a mapping with no refcounted page behind it (the zero page). */
+  public static final long SPECIAL = 1L << 9;
   public static final long NX = 1L << 63;
 
   private static final int PFN_SHIFT = 12;
@@ -97,6 +100,11 @@ public final class Entry {
   /** {@code pmd_leaf}/{@code pud_leaf}: a present huge mapping rather than a table. */
   public static boolean isHuge(long e) {
     return isPresent(e) && (e & HUGE) != 0;
+  }
+
+  /** {@code pte_special}. */
+  public static boolean isSpecial(long e) {
+    return isPresent(e) && (e & SPECIAL) != 0;
   }
 
   /** {@code pte_wrprotect}. */

@@ -214,8 +214,8 @@ public final class PageTables {
   // ------------------------------------------------------------ allocation
 
   /** A zeroed page made a table of {@code level}, or null (ENOMEM). */
-  private @Nullable PtDesc allocTable(Level level) {
-    Page page = mem.allocPages(Gfp.KERNEL | Gfp.ZERO, 0, tableKind(level) + " alloc");
+  private @Nullable PtDesc allocTable(Level level, int gfp) {
+    Page page = mem.allocPages(gfp | Gfp.ZERO, 0, tableKind(level) + " alloc");
     if (page == null) {
       return null;
     }
@@ -243,11 +243,11 @@ public final class PageTables {
    * publishes it under {@code lock} unless another CPU did first (then frees the new one), as
    * {@code __pud_alloc}, {@code __pmd_alloc} and {@code __pte_alloc} do. Returns false on ENOMEM.
    */
-  private boolean populate(Slot upper, Spinlock lock, String what) {
+  private boolean populate(Slot upper, Spinlock lock, String what, int gfp) {
     if (!Entry.isNone(load(upper))) {
       return true;
     }
-    PtDesc fresh = allocTable(upper.level().lower());
+    PtDesc fresh = allocTable(upper.level().lower(), gfp);
     if (fresh == null) {
       return false;
     }
@@ -266,8 +266,13 @@ public final class PageTables {
 
   /** {@code pud_alloc}: the PUD slot for {@code addr}, allocating the PUD table; null on ENOMEM. */
   public @Nullable Slot pudAlloc(long addr) {
+    return pudAlloc(addr, Gfp.KERNEL);
+  }
+
+  /** {@link #pudAlloc(long)} with the allocation flags of the caller (GFP_NOWAIT under RCU). */
+  public @Nullable Slot pudAlloc(long addr, int gfp) {
     Slot pgdSlot = pgdOffset(addr);
-    if (!populate(pgdSlot, pageTableLock, "pgd_populate")) {
+    if (!populate(pgdSlot, pageTableLock, "pgd_populate", gfp)) {
       return null;
     }
     return lower(pgdSlot, load(pgdSlot), addr);
@@ -275,7 +280,12 @@ public final class PageTables {
 
   /** {@code pmd_alloc}: the PMD slot for {@code addr} below {@code pud}; null on ENOMEM. */
   public @Nullable Slot pmdAlloc(Slot pud, long addr) {
-    if (!populate(pud, pageTableLock, "pud_populate")) {
+    return pmdAlloc(pud, addr, Gfp.KERNEL);
+  }
+
+  /** {@link #pmdAlloc(Slot, long)} with the caller's allocation flags. */
+  public @Nullable Slot pmdAlloc(Slot pud, long addr, int gfp) {
+    if (!populate(pud, pageTableLock, "pud_populate", gfp)) {
       return null;
     }
     long e = load(pud);
@@ -290,7 +300,12 @@ public final class PageTables {
    * under the split PMD lock; null on ENOMEM or if the PMD is a huge leaf (the caller handles it).
    */
   public @Nullable Slot pteAlloc(Slot pmd, long addr) {
-    if (!populate(pmd, pmdLockptr(pmd), "pmd_populate")) {
+    return pteAlloc(pmd, addr, Gfp.KERNEL);
+  }
+
+  /** {@link #pteAlloc(Slot, long)} with the caller's allocation flags. */
+  public @Nullable Slot pteAlloc(Slot pmd, long addr, int gfp) {
+    if (!populate(pmd, pmdLockptr(pmd), "pmd_populate", gfp)) {
       return null;
     }
     long e = load(pmd);
