@@ -244,6 +244,28 @@ public final class Frames {
     }
   }
 
+  // ------------------------------------------------------------ direct access
+
+  /**
+   * The off-heap chunk holding physical address {@code pa} (the {@link #CHUNK_SIZE} bytes from
+   * {@code pa & -CHUNK_SIZE}), for a caller that caches translations to frames and then
+   * accesses them directly: the MMU's TLB. Null if the chunk was never written and
+   * {@code forWrite} is false (its frames read as zero: use {@link #load}). With
+   * {@code forWrite} the chunk is materialized and the frame holding {@code pa} marked touched
+   * first, so that direct stores into that frame (and only that frame) are zeroed before the
+   * chunk serves another kernel. The segment is valid until {@link #release()}.
+   */
+  public @Nullable MemorySegment chunkSegment(long pa, boolean forWrite) {
+    check(pa, 1);
+    if (!forWrite) {
+      FrameChunk c = chunk(pa);
+      return c == null ? null : c.seg;
+    }
+    FrameChunk c = chunkForWrite(pa);
+    c.markTouched(frameIn(pa));
+    return c.seg;
+  }
+
   // ------------------------------------------------------------ whole frames
 
   /** {@code clear_page}: zeroes frame {@code pfn}. Allocates nothing if it was never written. */
