@@ -1,7 +1,10 @@
 package org.mmlab.mm.vma;
 
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 import org.mmlab.debug.KObject;
 import org.mmlab.debug.LockClass;
@@ -338,9 +341,12 @@ public final class MmStruct extends KObject {
     for (VmaTree.Entry<Vma> e : tree.ranges(start, end)) {
       old.add(e.value());
     }
+    // Membership only, never iterated: identity hashing cannot leak into the schedule.
+    Set<Vma> staying = Collections.newSetFromMap(new IdentityHashMap<>());
+    staying.addAll(vmas);
     List<Vma> gone = new ArrayList<>();
     for (Vma v : old) {
-      if (!containsSame(vmas, v)) {
+      if (!staying.contains(v)) {
         vmaStartWrite(v);
         v.detachedFlag().write(1);
         gone.add(v);
@@ -361,15 +367,6 @@ public final class MmStruct extends KObject {
     }
     mapCount.addAndGet(vmas.size() - old.size());
     return gone;
-  }
-
-  private static boolean containsSame(List<Vma> vmas, Vma v) {
-    for (Vma w : vmas) {
-      if (w == v) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** {@code vm_area_free}: frees a detached VMA after a grace period ({@code call_rcu}). */
