@@ -8,6 +8,7 @@ import org.mmlab.lab.classic.LockdepOnlyAbba;
 import org.mmlab.lab.classic.LostUpdate;
 import org.mmlab.lab.classic.LostWakeup;
 import org.mmlab.lab.classic.RcuReaderFreed;
+import org.mmlab.lab.seed.VmaLockVsMunmap;
 
 /** Every built-in scenario, in the order {@code mmlab scenarios} lists them. */
 public final class Catalog {
@@ -17,7 +18,8 @@ public final class Catalog {
       new RcuReaderFreed(),
       new FrozenRefcountSpin(),
       new LostWakeup(),
-      new LockdepOnlyAbba());
+      new LockdepOnlyAbba(),
+      new VmaLockVsMunmap());
 
   private Catalog() {}
 

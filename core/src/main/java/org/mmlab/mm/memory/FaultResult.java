@@ -17,7 +17,12 @@ public enum FaultResult {
   /** An access the mapping cannot back (beyond a file's end): SIGBUS with BUS_ADRERR. */
   SIGBUS(Uapi.SIGBUS, Uapi.BUS_ADRERR),
   /** No memory for a page or a page table. */
-  OOM(Uapi.SIGBUS, Uapi.BUS_ADRERR);
+  OOM(Uapi.SIGBUS, Uapi.BUS_ADRERR),
+  /**
+   * {@code VM_FAULT_RETRY}: a speculative fault found the mm changed and gave up; the fault is
+   * handled again under the mmap lock. Never returned by {@code Faults.userFault}.
+   */
+  RETRY(0, 0);
 
   private final int signal;
   private final int code;

@@ -53,6 +53,12 @@ public final class Faults {
   private final Page zeroPage;
   private final FaultLocking locking;
   private final Atomic pgfault;
+  /**
+   * The speculative fault's starting {@code mmap_seq}, or -1. A field rather than a parameter
+   * threaded through every helper; only the RCU-only variant sets it, and one Faults serves one
+   * CPU at a time in that variant's experiments.
+   */
+  private long spec = -1;
 
   /**
    * @param zeroPage the kernel's {@code ZERO_PAGE}: reserved, never freed
@@ -94,13 +100,16 @@ public final class Faults {
       // Everything under rcu_read_lock, allocating with GFP_NOWAIT; if that fails, give up
       // and take the mmap lock (the reclaim-and-retry of the proposal).
       mm.rcu().readLock();
-      Vma vma = mm.vmaLookup(addr);
+      long seq = mm.mmapSeqBegin();
       FaultResult r = null;
-      if (vma != null && vma.start() <= addr && addr < vma.end()) {
-        r = accessOk(vma, write) ? handleMmFault(vma, addr, write, Gfp.NOWAIT) : FaultResult.SEGV_ACCERR;
+      if ((seq & 1) == 0) {
+        Vma vma = mm.vmaLookup(addr);
+        if (vma != null && vma.start() <= addr && addr < vma.end()) {
+          r = accessOk(vma, write) ? handleMmFault(vma, addr, write, Gfp.NOWAIT, seq) : FaultResult.SEGV_ACCERR;
+        }
       }
       mm.rcu().readUnlock();
-      if (r != null && r != FaultResult.OOM) {
+      if (r != null && r != FaultResult.OOM && r != FaultResult.RETRY) {
         return r;
       }
     }
@@ -133,11 +142,16 @@ public final class Faults {
    * rejected design, only RCU).
    */
   public FaultResult handleMmFault(Vma vma, long addr, boolean write) {
-    return handleMmFault(vma, addr, write, Gfp.USER);
+    return handleMmFault(vma, addr, write, Gfp.USER, -1);
   }
 
-  /** {@link #handleMmFault(Vma, long, boolean)} allocating with {@code gfp}. */
-  public FaultResult handleMmFault(Vma vma, long addr, boolean write, int gfp) {
+  /**
+   * {@link #handleMmFault(Vma, long, boolean)} allocating with {@code gfp}; {@code spec} is the
+   * {@code mmap_seq} a speculative fault started from, checked under the PTE lock before a PTE is
+   * installed (-1 for a fault holding a lock).
+   */
+  public FaultResult handleMmFault(Vma vma, long addr, boolean write, int gfp, long spec) {
+    this.spec = spec;
     PageTables pt = vma.mm().pageTables();
     Slot pud = pt.pudAlloc(addr, gfp);
     if (pud == null) {
@@ -166,6 +180,10 @@ public final class Faults {
     }
     Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
     ptl.lock();
+    if (!specValid(vma)) {
+      ptl.unlock();
+      return FaultResult.RETRY;
+    }
     long e = pt.load(pte);
     if (e != orig) {
       ptl.unlock();
@@ -180,6 +198,11 @@ public final class Faults {
     }
     ptl.unlock();
     return FaultResult.HANDLED;
+  }
+
+  /** For a speculative fault: the mm did not change since it started ({@code mmap_seq_read_check}). */
+  private boolean specValid(Vma vma) {
+    return spec < 0 || vma.mm().mmapSeqValid(spec);
   }
 
   /** The bits of a user PTE for {@code vma}: user, writable if asked, NX unless executable. */
@@ -201,6 +224,10 @@ public final class Faults {
       long entry = Entry.make(zeroPage.pfn(), pteFlags(vma, false) | Entry.SPECIAL);
       Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
       ptl.lock();
+      if (!specValid(vma)) {
+        ptl.unlock();
+        return FaultResult.RETRY;
+      }
       if (Entry.isNone(pt.load(pte))) {
         pt.store(pte, entry, "set_pte_at");
       }
@@ -214,6 +241,11 @@ public final class Faults {
     page.folioMarkUptodate();
     Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
     ptl.lock();
+    if (!specValid(vma)) {
+      ptl.unlock();
+      page.folioPut();
+      return FaultResult.RETRY;
+    }
     if (!Entry.isNone(pt.load(pte))) {
       ptl.unlock();
       page.folioPut();
@@ -259,6 +291,11 @@ public final class Faults {
     }
     page.folioMarkUptodate();
     ptl.lock();
+    if (!specValid(vma)) {
+      ptl.unlock();
+      page.folioPut();
+      return FaultResult.RETRY;
+    }
     if (pt.load(pte) != orig) {
       ptl.unlock();
       page.folioPut();

@@ -60,7 +60,7 @@ final class Walk {
     PageTables.Slot s = pt.pgdOffset(addr);
     long perms = PERMS;
     while (true) {
-      long e = pt.load(s);
+      long e = pt.hwLoad(s);
       if (!sched.exploring) {
         VarHandle.acquireFence();
       }

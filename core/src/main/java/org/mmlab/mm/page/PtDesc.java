@@ -35,6 +35,23 @@ public final class PtDesc extends KObject {
     this.entries = new TableEntries(this, kind);
   }
 
+  /** Where {@code free_pgtables} unlinked this table to be freed, or null while it is linked. */
+  private volatile org.mmlab.debug.@org.jspecify.annotations.Nullable Site unlinkedAt;
+
+  /**
+   * The table was unlinked from its parent and handed to the TLB gather: from now on only a
+   * hardware walker with a stale path may read it (until the flush); software must not touch
+   * it. Called by the page-table code with the parent entry cleared.
+   */
+  public void markUnlinked(org.mmlab.debug.Site at) {
+    unlinkedAt = at;
+  }
+
+  /** Where the table was unlinked for freeing, or null. */
+  public org.mmlab.debug.@org.jspecify.annotations.Nullable Site unlinkedAt() {
+    return unlinkedAt;
+  }
+
   /** The table's entries, the object entry loads and stores are points on. */
   public TableEntries entries() {
     return entries;

@@ -144,13 +144,43 @@ public final class PageTables {
   /** {@code READ_ONCE(*slot)}: loads an entry (a scheduling point on the table). */
   public long load(Slot s) {
     sched.point(OpKind.READ, s.table().entries(), getName(s.level()));
+    checkLinked(s, getName(s.level()));
+    return frames.load64(entryAddress(s));
+  }
+
+  /**
+   * A load by the hardware walker: like {@link #load}, but a table that was unlinked and waits
+   * for the TLB flush before it is freed may still be walked (that is what the flush waits
+   * for); only a freed one is a use-after-free.
+   */
+  public long hwLoad(Slot s) {
+    sched.point(OpKind.READ, s.table().entries(), "hardware walk");
     return frames.load64(entryAddress(s));
   }
 
   /** Stores an entry ({@code set_pte_at}, {@code pmd_populate}, {@code pud_clear}...). */
   public void store(Slot s, long value, String what) {
     sched.point(OpKind.WRITE, s.table().entries(), what);
+    checkLinked(s, what);
     frames.store64(entryAddress(s), value);
+  }
+
+  /**
+   * Software may not touch a table after {@code free_pgtables} unlinked it for freeing: it is
+   * garbage from that moment, freed as soon as the TLB flush allows. A load or store then is a
+   * use-after-free, reported with where the table was made and where it was unlinked.
+   */
+  private void checkLinked(Slot s, String what) {
+    org.mmlab.debug.Site unlinked = s.table().unlinkedAt();
+    if (unlinked != null && !s.table().isFreed()) {
+      PtDesc t = s.table();
+      throw sched.bug(Verdict.of(VerdictKind.USE_AFTER_FREE,
+          what + " on " + t.kind() + " " + t.objectName() + ", unlinked to be freed",
+          List.of("allocated: " + t.allocSite(), "freed:     " + unlinked
+              + " (unlinked by free_pgtables; the page goes back after the TLB flush)",
+              "used:      " + sched.site() + " (" + what + ")"),
+          List.of(t.entries().id())));
+    }
   }
 
   /**
@@ -159,6 +189,7 @@ public final class PageTables {
    */
   public long getAndClear(Slot s, String what) {
     sched.point(OpKind.RMW, s.table().entries(), what);
+    checkLinked(s, what);
     long a = entryAddress(s);
     long old = frames.load64(a);
     frames.store64(a, 0);
@@ -432,6 +463,7 @@ public final class PageTables {
       }
     }
     store(upper, 0, clearName(upper.level()));
+    first.table().markUnlinked(sched.site());
     tlb.removeTable(first.table(), addr);
   }
 

@@ -72,6 +72,8 @@ public final class MmStruct extends KObject {
   private final Rcu rcu;
   private final RwSem mmapLock;
   private final Atomic mmLockSeq;
+  /** See {@link #mmapSeqBegin}. Written with the mmap lock held for write. */
+  private final Atomic mmapSeq;
   private final VmaTree<Vma> tree;
   private final PageTables pageTables;
   private final Atomic mapCount;
@@ -98,6 +100,7 @@ public final class MmStruct extends KObject {
     this.checks = checks;
     this.mmapLock = new RwSem(sched, name + "->mmap_lock", MMAP_LOCK, this);
     this.mmLockSeq = new Atomic(sched, name + "->mm_lock_seq", 0, this);
+    this.mmapSeq = new Atomic(sched, name + "->mmap_seq", 0, this);
     this.tree = new VmaTree<>(sched, name + "->mm_mt", mmapLock::heldByCurrent, mmapLock::writeHeldByCurrent, this);
     this.mapCount = new Atomic(sched, name + "->map_count", 0, this);
     this.lockSuccess = new Atomic(sched, name + ":vma_lock_success", 0, this);
@@ -166,17 +169,36 @@ public final class MmStruct extends KObject {
   /** {@code mmap_write_lock}. */
   public void mmapWriteLock() {
     mmapLock.downWrite();
+    mmapSeq.write(mmapSeq.read() + 1);
+  }
+
+  /**
+   * The speculative-fault patches' {@code mmap_seq} (Lespinasse, 2020–2022; never merged):
+   * odd while the mmap lock is held for write. A speculative fault reads it (even) before it
+   * starts and checks it again under the PTE lock before it installs a PTE, and gives up if a
+   * writer came by. Used only by {@code FaultLocking.RCU_ONLY}; the thread's point is that
+   * this check comes too late for the page tables the fault allocated on its way.
+   */
+  public long mmapSeqBegin() {
+    return mmapSeq.read();
+  }
+
+  /** True if no mmap writer started or ended since {@link #mmapSeqBegin} returned {@code seq}. */
+  public boolean mmapSeqValid(long seq) {
+    return (seq & 1) == 0 && mmapSeq.read() == seq;
   }
 
   /** {@code mmap_write_unlock}: ends every VMA write lock ({@code vma_end_write_all}), then unlocks. */
   public void mmapWriteUnlock() {
     vmaEndWriteAll();
+    mmapSeq.write(mmapSeq.read() + 1);
     mmapLock.upWrite();
   }
 
   /** {@code mmap_write_downgrade}: ends every VMA write lock, then keeps the mmap lock for read. */
   public void mmapWriteDowngrade() {
     vmaEndWriteAll();
+    mmapSeq.write(mmapSeq.read() + 1);
     mmapLock.downgradeWrite();
   }
 
