@@ -18,13 +18,25 @@ public final class Where {
     return f.map(fr -> simpleName(fr.getClassName()) + "." + fr.getMethodName() + ":" + fr.getLineNumber()).orElse("?");
   }
 
+  /**
+   * Accessors that are the model's plumbing rather than kernel functions: a step is named after
+   * the function that called them ({@code free_pmd_range} rather than the entry load it made).
+   */
+  private static final java.util.Set<String> PLUMBING = java.util.Set.of(
+      "org.mmlab.mm.pgtable.PageTables.load", "org.mmlab.mm.pgtable.PageTables.store",
+      "org.mmlab.mm.pgtable.PageTables.getAndClear", "org.mmlab.mm.pgtable.PageTables.hwLoad",
+      "org.mmlab.mm.pgtable.PageTables.checkLinked", "org.mmlab.mm.pgtable.PageTables.lower",
+      "org.mmlab.mm.vma.Vma.start", "org.mmlab.mm.vma.Vma.end", "org.mmlab.mm.vma.Vma.flags",
+      "org.mmlab.mm.vma.Vma.pgoff", "org.mmlab.mm.vma.Vma.isDetached");
+
   static boolean isModelFrame(StackWalker.StackFrame f) {
     String c = f.getClassName();
     return !(c.startsWith("org.mmlab.explore.")
         || c.startsWith("org.mmlab.sync.")
         || c.startsWith("org.mmlab.debug.")
         || c.startsWith("java.")
-        || c.startsWith("jdk."));
+        || c.startsWith("jdk.")
+        || PLUMBING.contains(c + "." + f.getMethodName()));
   }
 
   private static String simpleName(String cls) {

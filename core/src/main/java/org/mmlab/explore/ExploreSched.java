@@ -220,7 +220,7 @@ public final class ExploreSched extends Sched {
     int objId = o == null ? 0 : o.id();
     recordStep(c, objId);
     if (capture) {
-      records.add(new StepRecord(step, c.id, c.pendingKind, objId, o == null ? "" : o.describe(),
+      records.add(new StepRecord(step, c.id, c.pendingKind, objId, ownerId(o), o == null ? "" : o.describe(),
           c.pendingWhat, c.pendingWhere, o == null ? "" : o.state(), preempt));
     }
     if (c.pendingKind.mutates()) {
@@ -230,6 +230,11 @@ public final class ExploreSched extends Sched {
     step++;
     lastCpu = c.id;
     c.ready = null;
+  }
+
+  private static int ownerId(@Nullable SyncObject o) {
+    var owner = o == null ? null : o.owner();
+    return owner == null ? 0 : owner.objectId();
   }
 
   private boolean isEnabled(Cpu c) {
@@ -390,7 +395,7 @@ public final class ExploreSched extends Sched {
     for (Cpu c : cpus) {
       if (!c.done && c.started) {
         SyncObject o = c.pendingObj;
-        out.add(new StepRecord(-1, c.id, c.pendingKind, o == null ? 0 : o.id(), o == null ? "" : o.describe(),
+        out.add(new StepRecord(-1, c.id, c.pendingKind, o == null ? 0 : o.id(), ownerId(o), o == null ? "" : o.describe(),
             c.pendingWhat, c.pendingWhere, o == null ? "" : o.state(), false));
       }
     }

@@ -10,11 +10,12 @@ import org.jspecify.annotations.Nullable;
  * @param cpu CPU id
  * @param kind operation kind
  * @param objectId the object's id, or 0
+ * @param ownerId the id of the object's owner ({@code KObject}), or 0
  * @param object the object's description ({@code "spinlock A"})
  * @param what the kernel operation ({@code "spin_lock"})
  * @param where the model function, or null
  * @param state the object's state before the step
  * @param preemption true if this step preempted a CPU that could have gone on
  */
-public record StepRecord(long step, int cpu, OpKind kind, int objectId, String object, String what,
+public record StepRecord(long step, int cpu, OpKind kind, int objectId, int ownerId, String object, String what,
     @Nullable String where, String state, boolean preemption) {}

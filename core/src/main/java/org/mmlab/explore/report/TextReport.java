@@ -14,7 +14,8 @@ import org.mmlab.explore.Verdict;
  * The schedule of a found bug as CPU columns, the way races are drawn in mails (DESIGN.md §6):
  * one column per CPU, one row per step, each row {@code function(): operation object}. Unless
  * {@code full} is asked for, long schedules show only the steps that touch the objects of the
- * verdict, each CPU's start, and the last steps before the verdict.
+ * verdict (or on objects owned by them: the lock and the entries of a freed table), each CPU's
+ * start, and the last steps before the verdict.
  */
 public final class TextReport {
   private static final int WIDTH = 40;
@@ -39,7 +40,7 @@ public final class TextReport {
     long hidden = 0;
     long verdictStep = v.step();
     for (StepRecord s : steps) {
-      boolean show = all || s.kind() == OpKind.START || racing.contains(s.objectId())
+      boolean show = all || s.kind() == OpKind.START || racing.contains(s.objectId()) || racing.contains(s.ownerId())
           || s.step() >= steps.size() - TAIL || s.step() == verdictStep;
       if (!show) {
         hidden++;
