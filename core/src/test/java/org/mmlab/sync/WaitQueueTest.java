@@ -1,5 +1,7 @@
 package org.mmlab.sync;
 
+import org.mmlab.testing.Threads;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.concurrent.atomic.AtomicInteger;

@@ -1,5 +1,7 @@
 package org.mmlab.mm.page;
 
+import org.mmlab.testing.Threads;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mmlab.mm.page.BuddyAllocatorTest.boot64;
 
@@ -42,7 +44,7 @@ class FolioLockTest {
         f.folioUnlock();
       }
     };
-    NativeThreads.run(body, body);
+    Threads.run(body, body);
     assertThat(plainCounter).isEqualTo(2L * n);
     assertThat(f.folioTestLocked()).isFalse();
     f.folioPut();
@@ -56,7 +58,7 @@ class FolioLockTest {
     AtomicBoolean unlocked = new AtomicBoolean();
     AtomicLong waitedNanos = new AtomicLong();
     f.folioLock();
-    NativeThreads.run(() -> {
+    Threads.run(() -> {
       long t0 = System.nanoTime();
       f.folioLock(); // sleeps: the main thread holds it
       waitedNanos.set(System.nanoTime() - t0);
@@ -64,7 +66,7 @@ class FolioLockTest {
       assertThat(f.folioTrylock()).isFalse();
       f.folioUnlock();
     }, () -> {
-      NativeThreads.sleep(50);
+      Threads.sleep(50);
       unlocked.set(true);
       f.folioUnlock(); // any CPU may unlock a folio
     });
@@ -81,11 +83,11 @@ class FolioLockTest {
     Folio f = mem.folioAlloc(Gfp.KERNEL, 0);
     f.folioLock();
     AtomicBoolean unlocked = new AtomicBoolean();
-    NativeThreads.run(() -> {
+    Threads.run(() -> {
       f.folioWaitLocked();
       assertThat(unlocked.get()).isTrue();
     }, () -> {
-      NativeThreads.sleep(30);
+      Threads.sleep(30);
       unlocked.set(true);
       f.folioUnlock();
     });

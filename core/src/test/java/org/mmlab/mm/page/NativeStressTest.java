@@ -1,5 +1,7 @@
 package org.mmlab.mm.page;
 
+import org.mmlab.testing.Threads;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.mmlab.mm.page.BuddyAllocatorTest.buddyinfo;
 import static org.mmlab.mm.page.BuddyAllocatorTest.onlyMaxOrder;
@@ -85,7 +87,7 @@ class NativeStressTest {
         }
       };
     }
-    NativeThreads.run(bodies);
+    Threads.run(bodies);
     for (int i = 0; i < slots.length(); i++) {
       Block b = slots.getAndSet(i, null);
       if (b != null) {

@@ -1,27 +1,29 @@
-package org.mmlab.mm.page;
+package org.mmlab.testing;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 
-/** Native-mode helper: runs bodies on platform threads, joins them, rethrows the first failure. */
-final class NativeThreads {
+/** Native-mode helper: runs bodies on real threads, joins them, and rethrows the first failure. */
+public final class Threads {
   private static final long JOIN_MILLIS = 60_000;
 
-  private NativeThreads() {}
+  private Threads() {}
 
-  static void run(Runnable... bodies) {
+  public static void run(Runnable... bodies) {
     AtomicReference<Throwable> failure = new AtomicReference<>();
     List<Thread> threads = new ArrayList<>();
     for (int i = 0; i < bodies.length; i++) {
       Runnable body = bodies[i];
-      threads.add(Thread.ofPlatform().name("cpu" + i).unstarted(() -> {
+      Thread t = Thread.ofPlatform().name("cpu" + i).unstarted(() -> {
         try {
           body.run();
         } catch (Throwable e) {
           failure.compareAndSet(null, e);
         }
-      }));
+      });
+      threads.add(t);
     }
     threads.forEach(Thread::start);
     for (Thread t : threads) {
@@ -47,7 +49,20 @@ final class NativeThreads {
     }
   }
 
-  static void sleep(long millis) {
+  /** Spins until {@code cond} holds, failing after a generous timeout. */
+  public static void until(BooleanSupplier cond, String what) {
+    long deadline = System.nanoTime() + 10_000_000_000L;
+    while (!cond.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("timed out waiting for " + what);
+      }
+      Thread.onSpinWait();
+      Thread.yield();
+    }
+  }
+
+  /** Sleeps, keeping the interrupt status. */
+  public static void sleep(long millis) {
     try {
       Thread.sleep(millis);
     } catch (InterruptedException e) {
