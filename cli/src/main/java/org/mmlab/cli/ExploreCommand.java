@@ -68,6 +68,12 @@ final class ExploreCommand implements Callable<Integer> {
   @Option(names = "--replay-dir", paramLabel = "DIR", description = "where replay files go (default reports)")
   Path replayDir = Path.of("reports");
 
+  @Option(names = "--html", paramLabel = "FILE", description = "write a found bug's schedule as a self-contained HTML page")
+  @Nullable Path html;
+
+  @Option(names = "--trace", paramLabel = "FILE", description = "write a found bug's schedule as Chrome trace-event JSON (Perfetto)")
+  @Nullable Path trace;
+
   @Override
   public Integer call() throws IOException {
     Strategies.named(strategy); // validates the name: IllegalArgumentException is a usage error
@@ -98,6 +104,8 @@ final class ExploreCommand implements Callable<Integer> {
     if (r.found() != null) {
       replay = replayDir.resolve(fileName(s, v, r));
       ReplayFile.of(s.name(), v, r).write(replay);
+      Reports.write(r.found(), "mmlab explore " + s.name() + " --variant " + v + " --seed "
+          + ReplayFile.hex(cfg.masterSeed()), html, trace);
     }
     if (json) {
       System.out.println(Json.write(toJson(s, v, r, replay)));

@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "mmlab", mixinStandardHelpOptions = true, version = "mmlab 0.1.0",
     description = "An executable model of the Linux mm with a deterministic race explorer.",
-    subcommands = {ExploreCommand.class, ScenariosCommand.class, ReplayCommand.class, ShellCommand.class})
+    subcommands = {ExploreCommand.class, ScenariosCommand.class, ReplayCommand.class, ShellCommand.class, RunCommand.class})
 public final class Main implements Runnable {
   /** Exit code: a replay did not reproduce its recorded trace. */
   public static final int NONDETERMINISM = 3;

@@ -40,6 +40,12 @@ final class ReplayCommand implements Callable<Integer> {
   @Option(names = "--columns", description = "print the schedule as CPU columns instead of one line per step")
   boolean columns;
 
+  @Option(names = "--html", paramLabel = "FILE", description = "write the schedule as a self-contained HTML page")
+  @org.jspecify.annotations.Nullable Path html;
+
+  @Option(names = "--trace", paramLabel = "FILE", description = "write the schedule as Chrome trace-event JSON (Perfetto)")
+  @org.jspecify.annotations.Nullable Path trace;
+
   @Override
   public Integer call() throws IOException {
     if (!Files.isReadable(file)) {
@@ -55,6 +61,11 @@ final class ReplayCommand implements Callable<Integer> {
         .withSeed(rf.masterSeed());
     Explorer.Replayed r = new Explorer(s.program(v), cfg).replay(rf.executions());
     String verdict = r.verdict() == null ? "none" : r.verdict().kind().id();
+    if (r.verdict() != null && (html != null || trace != null)) {
+      Found f = new Found(r.verdict(), rf.foundBy(), rf.executions().getLast(), rf.executions(), 0, 0,
+          r.steps().size(), r.steps(), r.pending(), r.cpuNames(), r.identical());
+      Reports.write(f, "mmlab replay " + file, html, trace);
+    }
     if (json) {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("scenario", s.name());

@@ -124,4 +124,21 @@ class MainTest {
     assertThat(again.code()).isEqualTo(Main.NONDETERMINISM);
     assertThat(again.out()).contains("NOT identical");
   }
+
+  @Test
+  void htmlAndTraceReportsShowEveryStepInCpuLanes() throws Exception {
+    Path html = tmp.resolve("r.html");
+    Path trace = tmp.resolve("r.json");
+    Run r = run("explore", "abba-deadlock", "--replay-dir", tmp.toString(), "--html", html.toString(),
+        "--trace", trace.toString());
+    assertThat(r.code()).isEqualTo(1);
+    String page = Files.readString(html);
+    assertThat(page).startsWith("<!DOCTYPE html>").contains("<th>CPU0 (left)</th>").contains("<th>CPU1 (right)</th>")
+        .contains("spin_lock spinlock A").contains("(blocked)").contains("title=\"").doesNotContain("<script");
+    @SuppressWarnings("unchecked")
+    Map<String, Object> t = (Map<String, Object>) Json.parse(Files.readString(trace));
+    List<?> events = (List<?>) t.get("traceEvents");
+    assertThat(events).anySatisfy(e -> assertThat(((Map<?, ?>) e).get("ph")).isEqualTo("X"))
+        .anySatisfy(e -> assertThat(((Map<?, ?>) e).get("name")).isEqualTo("thread_name"));
+  }
 }

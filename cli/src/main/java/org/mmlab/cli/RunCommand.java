@@ -1,0 +1,286 @@
+package org.mmlab.cli;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
+import org.jspecify.annotations.Nullable;
+import org.mmlab.explore.NativeSched;
+import org.mmlab.explore.report.Json;
+import org.mmlab.kernel.Kernel;
+import org.mmlab.kernel.KernelConfig;
+import org.mmlab.kernel.Process;
+import org.mmlab.kernel.Signal;
+import org.mmlab.kernel.Uapi;
+import org.mmlab.mm.memory.FaultLocking;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code mmlab run page-fault}: will-it-scale's {@code page_fault1} on real threads against one
+ * natively booted model kernel. Each thread is attached as a CPU and, by default, runs its own
+ * process (page_fault1's "processes" mode; {@code --same-mm}: one process shared by every thread,
+ * its "threads" mode). The loop: mmap 128 MiB anonymous private read-write, store one byte per
+ * 4 KiB page (each store is one write fault), munmap, repeat until the time is up (a loop cut by
+ * the deadline is unmapped too; only pages written count). Then every process exits and
+ * /proc/meminfo's MemFree must be back to its value at boot.
+ *
+ * <p>Exit 0 on success; 1 if a thread failed (exception, signal, syscall error) or frames were not
+ * all returned; 2 on usage errors.
+ */
+@Command(name = "run", description = "Run a native workload on real threads (page-fault: will-it-scale page_fault1).")
+final class RunCommand implements Callable<Integer> {
+  /** page_fault1's mapping size. */
+  static final long MEMSIZE = 128L << 20;
+  /** How many pages a thread writes between looks at the clock. */
+  private static final int CLOCK_EVERY = 256;
+
+  @Parameters(index = "0", paramLabel = "WORKLOAD", description = "the workload: page-fault")
+  String workload = "";
+
+  @Option(names = "--threads", paramLabel = "N", description = "threads, each a CPU (default 1)")
+  int threads = 1;
+
+  @Option(names = "--seconds", paramLabel = "S", description = "run time in seconds (default 5)")
+  double seconds = 5;
+
+  @Option(names = "--memory", paramLabel = "BYTES",
+      description = "RAM of the model kernel, with optional K/M/G suffix (default N x 132 MiB + 16 MiB)")
+  @Nullable String memory;
+
+  @Option(names = "--fault-locking", paramLabel = "L", description = "per-vma (default), mmap-lock or rcu-only")
+  String faultLocking = "per-vma";
+
+  @Option(names = "--same-mm", description = "all threads share one process (will-it-scale's threads mode)")
+  boolean sameMm;
+
+  @Option(names = "--json", description = "one JSON object on stdout, nothing else")
+  boolean json;
+
+  /** One thread's outcome. */
+  private static final class Worker {
+    final int index;
+    long faults;
+    long nanos;
+    @Nullable Throwable failure;
+
+    Worker(int index) {
+      this.index = index;
+    }
+  }
+
+  @Override
+  public Integer call() {
+    if (!workload.equals("page-fault")) {
+      throw new IllegalArgumentException("unknown workload " + workload + " (known: page-fault)");
+    }
+    if (threads < 1) {
+      throw new IllegalArgumentException("--threads must be at least 1: " + threads);
+    }
+    if (!(seconds > 0)) {
+      throw new IllegalArgumentException("--seconds must be positive: " + seconds);
+    }
+    FaultLocking locking = FaultLocking.byId(faultLocking);
+    long bytes = memory == null ? defaultMemory(threads) : parseBytes(memory);
+    KernelConfig config = KernelConfig.DEFAULT.withMemory(bytes).withFaultLocking(locking);
+
+    Kernel kernel = new Kernel(new NativeSched(), config);
+    try {
+      return runPageFault(kernel);
+    } finally {
+      kernel.sched().releaseAll();
+    }
+  }
+
+  /** Enough for N mappings of 128 MiB, their page tables (about 0.3 MiB each) and slack. */
+  static long defaultMemory(int threads) {
+    return threads * (MEMSIZE + (4L << 20)) + (16L << 20);
+  }
+
+  private int runPageFault(Kernel kernel) {
+    NativeSched sched = (NativeSched) kernel.sched();
+    long freeAtBoot = memFreeKb(kernel);
+    long pgfaultAtBoot = kernel.pgfault();
+
+    List<Process> procs = new ArrayList<>();
+    for (int i = 0; i < (sameMm ? 1 : threads); i++) {
+      Process p = kernel.spawn();
+      if (p == null) {
+        throw new IllegalArgumentException("--memory too small: no memory for a process");
+      }
+      procs.add(p);
+    }
+
+    List<Worker> workers = new ArrayList<>();
+    List<Thread> ts = new ArrayList<>();
+    AtomicReference<@Nullable Throwable> firstFailure = new AtomicReference<>();
+    long[] start = new long[1];
+    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+    for (int i = 0; i < threads; i++) {
+      Worker w = new Worker(i);
+      workers.add(w);
+      Process p = procs.get(sameMm ? 0 : i);
+      Thread t = Thread.ofPlatform().name("cpu" + i).unstarted(() -> {
+        sched.attach("cpu" + w.index);
+        try {
+          go.await();
+          long deadline = start[0] + (long) (seconds * 1e9);
+          loop(p, w, deadline);
+          w.nanos = System.nanoTime() - start[0];
+        } catch (Throwable e) {
+          w.failure = e;
+          firstFailure.compareAndSet(null, e);
+        } finally {
+          sched.detach();
+        }
+      });
+      ts.add(t);
+      t.start();
+    }
+    start[0] = System.nanoTime();
+    go.countDown();
+    for (Thread t : ts) {
+      try {
+        t.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted", e);
+      }
+    }
+    long elapsed = System.nanoTime() - start[0];
+    long pgfault = kernel.pgfault() - pgfaultAtBoot;
+
+    // Exit every process (on this thread's CPU): all frames, tables and PGDs go back.
+    boolean exitOk = true;
+    for (Process p : procs) {
+      try {
+        p.exit();
+      } catch (RuntimeException e) {
+        exitOk = false;
+        firstFailure.compareAndSet(null, e);
+      }
+    }
+    long freeAtEnd = memFreeKb(kernel);
+    boolean framesReturned = exitOk && freeAtEnd == freeAtBoot;
+
+    long total = 0;
+    for (Worker w : workers) {
+      total += w.faults;
+    }
+    double secs = elapsed / 1e9;
+    boolean failed = firstFailure.get() != null;
+    PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+    if (json) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("workload", "page-fault");
+      m.put("threads", threads);
+      m.put("seconds", secs);
+      m.put("faults", total);
+      m.put("faultsPerSecond", Math.round(total / secs));
+      List<Object> per = new ArrayList<>();
+      for (Worker w : workers) {
+        Map<String, Object> pw = new LinkedHashMap<>();
+        pw.put("thread", w.index);
+        pw.put("faults", w.faults);
+        pw.put("faultsPerSecond", Math.round(w.faults / (w.nanos > 0 ? w.nanos / 1e9 : secs)));
+        pw.put("failed", w.failure != null);
+        per.add(pw);
+      }
+      m.put("perThread", per);
+      m.put("framesReturned", framesReturned);
+      m.put("memFreeAtBootKb", freeAtBoot);
+      m.put("memFreeAtEndKb", freeAtEnd);
+      m.put("pgfault", pgfault);
+      m.put("faultLocking", faultLocking);
+      m.put("sameMm", sameMm);
+      m.put("memoryBytes", kernel.config().memoryBytes());
+      Throwable f = firstFailure.get();
+      m.put("failure", f == null ? null : String.valueOf(f));
+      out.println(Json.write(m));
+    } else {
+      out.printf("page-fault: %d thread%s (%s, %s), %d MiB model RAM, %.2f s%n", threads, threads == 1 ? "" : "s",
+          sameMm ? "one shared process" : "one process each", faultLocking,
+          kernel.config().memoryBytes() >> 20, secs);
+      for (Worker w : workers) {
+        out.printf("  thread %d: %,d faults, %,d faults/s%s%n", w.index, w.faults,
+            Math.round(w.faults / (w.nanos > 0 ? w.nanos / 1e9 : secs)), w.failure != null ? " FAILED" : "");
+      }
+      out.printf("total: %,d faults, %,d faults/s (vmstat pgfault %,d)%n", total, Math.round(total / secs), pgfault);
+      out.printf("MemFree: %d kB at boot, %d kB at end: %s%n", freeAtBoot, freeAtEnd,
+          framesReturned ? "every frame returned" : "FRAMES NOT RETURNED");
+      Throwable f = firstFailure.get();
+      if (f != null) {
+        out.println("failure: " + f);
+      }
+    }
+    out.flush();
+    return failed || !framesReturned ? 1 : 0;
+  }
+
+  /** The page_fault1 loop of one thread, until {@code deadline} (System.nanoTime). */
+  private static void loop(Process p, Worker w, long deadline) {
+    final long page = Uapi.PAGE_SIZE;
+    while (true) {
+      long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, Uapi.MAP_PRIVATE | Uapi.MAP_ANONYMOUS, -1, 0);
+      if (Process.errno(addr) != null) {
+        throw new IllegalStateException("mmap failed: " + Process.errno(addr));
+      }
+      boolean done = false;
+      for (long off = 0; off < MEMSIZE; off += page) {
+        Signal s = p.store(addr + off, 1, 0);
+        if (s != null) {
+          throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + ": " + s);
+        }
+        w.faults++;
+        if ((w.faults % CLOCK_EVERY) == 0 && System.nanoTime() >= deadline) {
+          done = true;
+          break;
+        }
+      }
+      long r = p.munmap(addr, MEMSIZE);
+      if (r != 0) {
+        throw new IllegalStateException("munmap failed: " + Process.errno(r));
+      }
+      if (done || System.nanoTime() >= deadline) {
+        return;
+      }
+    }
+  }
+
+  private static long memFreeKb(Kernel kernel) {
+    for (String line : kernel.proc().meminfo().split("\n")) {
+      if (line.startsWith("MemFree:")) {
+        return Long.parseLong(line.substring("MemFree:".length()).replace("kB", "").trim());
+      }
+    }
+    throw new IllegalStateException("no MemFree in /proc/meminfo");
+  }
+
+  /** Decimal or 0x-hex bytes with an optional K/M/G suffix (powers of 2). */
+  static long parseBytes(String s) {
+    String t = s.trim();
+    long mult = 1;
+    if (!t.isEmpty()) {
+      char c = Character.toUpperCase(t.charAt(t.length() - 1));
+      if (c == 'K' || c == 'M' || c == 'G') {
+        mult = c == 'K' ? 1L << 10 : c == 'M' ? 1L << 20 : 1L << 30;
+        t = t.substring(0, t.length() - 1);
+      }
+    }
+    try {
+      long v = t.startsWith("0x") || t.startsWith("0X") ? Long.parseLong(t.substring(2), 16) : Long.parseLong(t);
+      long bytes = Math.multiplyExact(v, mult);
+      if (bytes <= 0 || (bytes & (Uapi.PAGE_SIZE - 1)) != 0) {
+        throw new IllegalArgumentException("--memory must be a positive multiple of 4 KiB: " + s);
+      }
+      return bytes;
+    } catch (NumberFormatException | ArithmeticException e) {
+      throw new IllegalArgumentException("bad --memory: " + s);
+    }
+  }
+}
