@@ -53,12 +53,6 @@ public final class Faults {
   private final Page zeroPage;
   private final FaultLocking locking;
   private final Atomic pgfault;
-  /**
-   * The speculative fault's starting {@code mmap_seq}, or -1. A field rather than a parameter
-   * threaded through every helper; only the RCU-only variant sets it, and one Faults serves one
-   * CPU at a time in that variant's experiments.
-   */
-  private long spec = -1;
 
   /**
    * @param zeroPage the kernel's {@code ZERO_PAGE}: reserved, never freed
@@ -151,7 +145,6 @@ public final class Faults {
    * installed (-1 for a fault holding a lock).
    */
   public FaultResult handleMmFault(Vma vma, long addr, boolean write, int gfp, long spec) {
-    this.spec = spec;
     PageTables pt = vma.mm().pageTables();
     Slot pud = pt.pudAlloc(addr, gfp);
     if (pud == null) {
@@ -165,14 +158,14 @@ public final class Faults {
     if (pte == null) {
       return FaultResult.OOM;
     }
-    return handlePteFault(vma, pmd, pte, addr & -4096L, write, gfp);
+    return handlePteFault(vma, pmd, pte, addr & -4096L, write, gfp, spec);
   }
 
-  private FaultResult handlePteFault(Vma vma, Slot pmd, Slot pte, long addr, boolean write, int gfp) {
+  private FaultResult handlePteFault(Vma vma, Slot pmd, Slot pte, long addr, boolean write, int gfp, long spec) {
     PageTables pt = vma.mm().pageTables();
     long orig = pt.load(pte);
     if (Entry.isNone(orig)) {
-      return doAnonymousPage(vma, pmd, pte, addr, write, gfp);
+      return doAnonymousPage(vma, pmd, pte, addr, write, gfp, spec);
     }
     if (!Entry.isPresent(orig)) {
       throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "non-present PTE " + Entry.describe(orig) + " at 0x"
@@ -180,7 +173,7 @@ public final class Faults {
     }
     Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
     ptl.lock();
-    if (!specValid(vma)) {
+    if (!specValid(vma, spec)) {
       ptl.unlock();
       return FaultResult.RETRY;
     }
@@ -190,7 +183,7 @@ public final class Faults {
       return FaultResult.HANDLED;
     }
     if (write && !Entry.isWrite(e)) {
-      return doWpPage(vma, pmd, pte, ptl, addr, e, gfp);
+      return doWpPage(vma, pmd, pte, ptl, addr, e, gfp, spec);
     }
     long young = Entry.mkyoung(write ? Entry.mkdirty(e) : e);
     if (young != e) {
@@ -201,7 +194,7 @@ public final class Faults {
   }
 
   /** For a speculative fault: the mm did not change since it started ({@code mmap_seq_read_check}). */
-  private boolean specValid(Vma vma) {
+  private static boolean specValid(Vma vma, long spec) {
     return spec < 0 || vma.mm().mmapSeqValid(spec);
   }
 
@@ -218,13 +211,13 @@ public final class Faults {
   }
 
   /** {@code do_anonymous_page}: the zero page on a read, a new zeroed page on a write. */
-  private FaultResult doAnonymousPage(Vma vma, Slot pmd, Slot pte, long addr, boolean write, int gfp) {
+  private FaultResult doAnonymousPage(Vma vma, Slot pmd, Slot pte, long addr, boolean write, int gfp, long spec) {
     PageTables pt = vma.mm().pageTables();
     if (!write) {
       long entry = Entry.make(zeroPage.pfn(), pteFlags(vma, false) | Entry.SPECIAL);
       Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
       ptl.lock();
-      if (!specValid(vma)) {
+      if (!specValid(vma, spec)) {
         ptl.unlock();
         return FaultResult.RETRY;
       }
@@ -241,7 +234,7 @@ public final class Faults {
     page.folioMarkUptodate();
     Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
     ptl.lock();
-    if (!specValid(vma)) {
+    if (!specValid(vma, spec)) {
       ptl.unlock();
       page.folioPut();
       return FaultResult.RETRY;
@@ -271,7 +264,8 @@ public final class Faults {
    * held (dropped on return). The zero page is copied ({@code wp_page_copy}); an anonymous page
    * mapped once is reused ({@code wp_can_reuse_anon_folio}).
    */
-  private FaultResult doWpPage(Vma vma, Slot pmd, Slot pte, Spinlock ptl, long addr, long orig, int gfp) {
+  private FaultResult doWpPage(Vma vma, Slot pmd, Slot pte, Spinlock ptl, long addr, long orig, int gfp,
+      long spec) {
     PageTables pt = vma.mm().pageTables();
     if (!Entry.isSpecial(orig)) {
       Page page = mem.pfnToPage(Entry.pfn(orig));
@@ -291,7 +285,7 @@ public final class Faults {
     }
     page.folioMarkUptodate();
     ptl.lock();
-    if (!specValid(vma)) {
+    if (!specValid(vma, spec)) {
       ptl.unlock();
       page.folioPut();
       return FaultResult.RETRY;

@@ -403,19 +403,17 @@ public final class Mmu {
     if (e == null) {
       return 0;
     }
-    // The entry's fields are read before the in-use check's acquire loads (only this CPU
-    // changes them, so they are the same after the point).
     Page page = e.page;
-    MemorySegment chunk = e.chunk;
-    long at = e.chunkOffset | off;
     if (exploring) {
       sched.point(OpKind.READ, page, "user load");
     }
     checkInUse(t, e, page, mm, addr, false);
     t.ok();
+    MemorySegment chunk = e.chunk;
     if (chunk == null) {
       return loadUntouched(e, e.frame() | off, width);
     }
+    long at = e.chunkOffset | off;
     return switch (width) {
       case 8 -> chunk.get(LE64, at);
       case 4 -> chunk.get(LE32, at) & 0xFFFF_FFFFL;
@@ -439,6 +437,8 @@ public final class Mmu {
     if (e == null) {
       return t.fault();
     }
+    // The entry's fields are read before the in-use check's acquire loads (only this CPU
+    // changes them, so they are the same after the point).
     Page page = e.page;
     MemorySegment chunk = e.chunk;
     long at = e.chunkOffset | off;
