@@ -30,9 +30,9 @@ import org.mmlab.lab.Variant;
  */
 final class CatalogRun {
   private static final long BUGGY_EXECUTIONS = 10_000;
-  private static final long CLEAN_EXECUTIONS = 20_000;
+  private static final long CLEAN_EXECUTIONS = 100_000;
   private static final Duration BUGGY_LIMIT = Duration.ofSeconds(20);
-  private static final Duration CLEAN_LIMIT = Duration.ofSeconds(4);
+  private static final Duration CLEAN_LIMIT = Duration.ofSeconds(8);
 
   private final ExploreCommand cmd;
 
