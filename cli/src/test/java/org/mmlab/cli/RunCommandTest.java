@@ -1,0 +1,98 @@
+package org.mmlab.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.mmlab.explore.report.Json;
+
+/** {@code mmlab run page-fault} (docs/CLI.md): short native runs, the --json fields, every frame returned. */
+class RunCommandTest {
+  private record Run(int code, String out, String err) {}
+
+  private static Run run(String... args) {
+    PrintStream out = System.out;
+    PrintStream err = System.err;
+    ByteArrayOutputStream o = new ByteArrayOutputStream();
+    ByteArrayOutputStream e = new ByteArrayOutputStream();
+    try {
+      System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+      System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+      int code = Main.run(args);
+      return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+    } finally {
+      System.setOut(out);
+      System.setErr(err);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> runJson(String... args) {
+    Run r = run(args);
+    assertThat(r.code()).as(r.out() + r.err()).isZero();
+    return (Map<String, Object>) Json.parse(r.out().trim());
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void assertFields(Map<String, Object> m, int threads) {
+    assertThat(m).containsKeys("workload", "threads", "seconds", "faults", "faultsPerSecond", "perThread",
+        "framesReturned");
+    assertThat(m.get("workload")).isEqualTo("page-fault");
+    assertThat(((Number) m.get("threads")).intValue()).isEqualTo(threads);
+    assertThat(((Number) m.get("seconds")).doubleValue()).isGreaterThanOrEqualTo(1.0);
+    assertThat(m.get("framesReturned")).isEqualTo(true);
+    long faults = ((Number) m.get("faults")).longValue();
+    assertThat(faults).isPositive();
+    assertThat(((Number) m.get("faultsPerSecond")).longValue()).isPositive();
+    // Every store was exactly one fault of the kernel's counter.
+    assertThat(((Number) m.get("pgfault")).longValue()).isEqualTo(faults);
+    List<Object> per = (List<Object>) m.get("perThread");
+    assertThat(per).hasSize(threads);
+    long sum = 0;
+    for (Object o : per) {
+      Map<String, Object> t = (Map<String, Object>) o;
+      assertThat(((Number) t.get("faults")).longValue()).isPositive();
+      assertThat(t.get("failed")).isEqualTo(false);
+      sum += ((Number) t.get("faults")).longValue();
+    }
+    assertThat(sum).isEqualTo(faults);
+  }
+
+  @Test
+  void oneThreadReturnsEveryFrame() {
+    assertFields(runJson("run", "page-fault", "--threads", "1", "--seconds", "1", "--json"), 1);
+  }
+
+  @Test
+  void twoThreadsReturnEveryFrame() {
+    assertFields(runJson("run", "page-fault", "--threads", "2", "--seconds", "1", "--json"), 2);
+  }
+
+  @Test
+  void twoThreadsSharingOneMmUnderMmapLock() {
+    Map<String, Object> m = runJson("run", "page-fault", "--threads", "2", "--seconds", "1", "--same-mm",
+        "--fault-locking", "mmap-lock", "--json");
+    assertFields(m, 2);
+    assertThat(m.get("sameMm")).isEqualTo(true);
+  }
+
+  @Test
+  void textOutputNamesTheTotalAndTheFrames() {
+    Run r = run("run", "page-fault", "--seconds", "0.5");
+    assertThat(r.code()).isZero();
+    assertThat(r.out()).contains("faults/s").contains("every frame returned");
+  }
+
+  @Test
+  void usageErrorsExitTwo() {
+    assertThat(run("run", "no-such-workload").code()).isEqualTo(2);
+    assertThat(run("run", "page-fault", "--threads", "0").code()).isEqualTo(2);
+    assertThat(run("run", "page-fault", "--fault-locking", "nope").code()).isEqualTo(2);
+    assertThat(run("run", "page-fault", "--memory", "12345").code()).isEqualTo(2);
+    assertThat(run("run", "page-fault", "--threads", "x").code()).isEqualTo(2);
+  }
+}
