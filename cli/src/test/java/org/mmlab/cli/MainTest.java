@@ -2,9 +2,6 @@ package org.mmlab.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,22 +15,8 @@ class MainTest {
   @TempDir
   Path tmp;
 
-  private record Run(int code, String out, String err) {}
-
-  private static Run run(String... args) {
-    PrintStream out = System.out;
-    PrintStream err = System.err;
-    ByteArrayOutputStream o = new ByteArrayOutputStream();
-    ByteArrayOutputStream e = new ByteArrayOutputStream();
-    try {
-      System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-      System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-      int code = Main.run(args);
-      return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-    } finally {
-      System.setOut(out);
-      System.setErr(err);
-    }
+  private static CliRun run(String... args) {
+    return CliRun.of(args);
   }
 
   @SuppressWarnings("unchecked")
@@ -43,7 +26,7 @@ class MainTest {
 
   @Test
   void exploreFindingABugExitsOneWithTheJsonFieldsAndAReplayFile() throws Exception {
-    Run r = run("explore", "abba-deadlock", "--variant", "order=abba", "--json", "--replay-dir", tmp.toString());
+    CliRun r = run("explore", "abba-deadlock", "--variant", "order=abba", "--json", "--replay-dir", tmp.toString());
     assertThat(r.code()).isEqualTo(1);
     Map<String, Object> m = json(r.out());
     assertThat(m).containsKeys("scenario", "variant", "strategy", "verdict", "executions", "bugAtExecution",
@@ -56,16 +39,16 @@ class MainTest {
     Path replay = Path.of((String) m.get("replayFile"));
     assertThat(Files.exists(replay)).isTrue();
 
-    Run again = run("replay", replay.toString());
+    CliRun again = run("replay", replay.toString());
     assertThat(again.code()).isEqualTo(1);
     assertThat(again.out()).contains("deadlock:").contains("trace: identical to the recorded one");
-    Run againJson = run("replay", replay.toString(), "--json");
+    CliRun againJson = run("replay", replay.toString(), "--json");
     assertThat(json(againJson.out())).containsEntry("identical", true).containsEntry("verdict", "deadlock");
   }
 
   @Test
   void exploreOfAFixedVariantExitsZeroWithVerdictNone() {
-    Run r = run("explore", "lost-update", "--variant", "update=atomic", "--executions", "500", "--json",
+    CliRun r = run("explore", "lost-update", "--variant", "update=atomic", "--executions", "500", "--json",
         "--replay-dir", tmp.toString());
     assertThat(r.code()).isZero();
     Map<String, Object> m = json(r.out());
@@ -75,7 +58,7 @@ class MainTest {
 
   @Test
   void textReportShowsCpuColumnsAndTheReplayCommand() {
-    Run r = run("explore", "lost-wakeup", "--replay-dir", tmp.toString());
+    CliRun r = run("explore", "lost-wakeup", "--replay-dir", tmp.toString());
     assertThat(r.code()).isEqualTo(1);
     assertThat(r.out()).contains("CPU0 (waiter)").contains("CPU1 (waker)").contains("(blocked)")
         .contains("replay: ./mmlab replay ").contains("--seed 0x6d6d6c6162");
@@ -99,15 +82,15 @@ class MainTest {
 
   @Test
   void theSeedChangesTheExplorationAndIsPrinted() {
-    Run a = run("explore", "lost-update", "--seed", "1", "--json", "--replay-dir", tmp.toString());
-    Run b = run("explore", "lost-update", "--seed", "0x2", "--json", "--replay-dir", tmp.toString());
+    CliRun a = run("explore", "lost-update", "--seed", "1", "--json", "--replay-dir", tmp.toString());
+    CliRun b = run("explore", "lost-update", "--seed", "0x2", "--json", "--replay-dir", tmp.toString());
     assertThat(json(a.out())).containsEntry("masterSeed", "0x1");
     assertThat(json(b.out())).containsEntry("masterSeed", "0x2");
   }
 
   @Test
   void scenariosListsEveryScenarioWithVariantsAndExpectations() {
-    Run r = run("scenarios", "--json");
+    CliRun r = run("scenarios", "--json");
     assertThat(r.code()).isZero();
     List<?> all = (List<?>) Json.parse(r.out().trim());
     assertThat(all).hasSizeGreaterThanOrEqualTo(6);
@@ -116,11 +99,11 @@ class MainTest {
 
   @Test
   void aTamperedReplayFileIsReportedAsNondeterminism() throws Exception {
-    Run r = run("explore", "abba-deadlock", "--json", "--replay-dir", tmp.toString());
+    CliRun r = run("explore", "abba-deadlock", "--json", "--replay-dir", tmp.toString());
     Path replay = Path.of((String) json(r.out()).get("replayFile"));
     String text = Files.readString(replay);
     Files.writeString(replay, text.replaceFirst("\"traceHash\": \"0x[0-9a-f]+\"", "\"traceHash\": \"0x1\""));
-    Run again = run("replay", replay.toString());
+    CliRun again = run("replay", replay.toString());
     assertThat(again.code()).isEqualTo(Main.NONDETERMINISM);
     assertThat(again.out()).contains("NOT identical");
   }
@@ -129,7 +112,7 @@ class MainTest {
   void htmlAndTraceReportsShowEveryStepInCpuLanes() throws Exception {
     Path html = tmp.resolve("r.html");
     Path trace = tmp.resolve("r.json");
-    Run r = run("explore", "abba-deadlock", "--replay-dir", tmp.toString(), "--html", html.toString(),
+    CliRun r = run("explore", "abba-deadlock", "--replay-dir", tmp.toString(), "--html", html.toString(),
         "--trace", trace.toString());
     assertThat(r.code()).isEqualTo(1);
     String page = Files.readString(html);

@@ -2,9 +2,6 @@ package org.mmlab.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -12,27 +9,13 @@ import org.mmlab.explore.report.Json;
 
 /** {@code mmlab run page-fault} (docs/CLI.md): short native runs, the --json fields, every frame returned. */
 class RunCommandTest {
-  private record Run(int code, String out, String err) {}
-
-  private static Run run(String... args) {
-    PrintStream out = System.out;
-    PrintStream err = System.err;
-    ByteArrayOutputStream o = new ByteArrayOutputStream();
-    ByteArrayOutputStream e = new ByteArrayOutputStream();
-    try {
-      System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-      System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-      int code = Main.run(args);
-      return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-    } finally {
-      System.setOut(out);
-      System.setErr(err);
-    }
+  private static CliRun run(String... args) {
+    return CliRun.of(args);
   }
 
   @SuppressWarnings("unchecked")
   private static Map<String, Object> runJson(String... args) {
-    Run r = run(args);
+    CliRun r = run(args);
     assertThat(r.code()).as(r.out() + r.err()).isZero();
     return (Map<String, Object>) Json.parse(r.out().trim());
   }
@@ -82,7 +65,7 @@ class RunCommandTest {
 
   @Test
   void textOutputNamesTheTotalAndTheFrames() {
-    Run r = run("run", "page-fault", "--seconds", "0.5");
+    CliRun r = run("run", "page-fault", "--seconds", "0.5");
     assertThat(r.code()).isZero();
     assertThat(r.out()).contains("faults/s").contains("every frame returned");
   }
