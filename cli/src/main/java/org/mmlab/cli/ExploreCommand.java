@@ -14,6 +14,7 @@ import org.mmlab.explore.ExploreResult;
 import org.mmlab.explore.Explorer;
 import org.mmlab.explore.Found;
 import org.mmlab.explore.Strategies;
+import org.mmlab.explore.StressRunner;
 import org.mmlab.explore.report.Json;
 import org.mmlab.explore.report.TextReport;
 import org.mmlab.lab.Catalog;
@@ -68,6 +69,10 @@ final class ExploreCommand implements Callable<Integer> {
   @Option(names = "--replay-dir", paramLabel = "DIR", description = "where replay files go (default reports)")
   Path replayDir = Path.of("reports");
 
+  @Option(names = "--stress", description = "no explorer: run the scenario natively on real threads, over and over, for"
+      + " the time limit (the racier-equipment baseline; nothing to replay)")
+  boolean stress;
+
   @Option(names = "--html", paramLabel = "FILE", description = "write a found bug's schedule as a self-contained HTML page")
   @Nullable Path html;
 
@@ -81,11 +86,17 @@ final class ExploreCommand implements Callable<Integer> {
       if (!variants.isEmpty()) {
         throw new IllegalArgumentException("--variant needs a scenario");
       }
+      if (stress) {
+        throw new IllegalArgumentException("--stress needs a scenario");
+      }
       return new CatalogRun(this).run();
     }
     Scenario s = Catalog.byName(scenario).orElseThrow(() -> new IllegalArgumentException(
         "unknown scenario " + scenario + " (see 'mmlab scenarios')"));
     Variant v = Variant.parse(s, variants);
+    if (stress) {
+      return stress(s, v);
+    }
     Explorer.Config cfg = config(s, executions == null ? 10_000 : executions, Duration.ofSeconds(30));
     PrintStream err = System.err;
     boolean tty = System.console() != null && !json;
@@ -111,6 +122,41 @@ final class ExploreCommand implements Callable<Integer> {
       System.out.println(Json.write(toJson(s, v, r, replay)));
     } else {
       printText(r, replay);
+    }
+    return r.verdict() == null ? 0 : 1;
+  }
+
+  private int stress(Scenario s, Variant v) {
+    Duration limit = timeLimit == null ? Duration.ofSeconds(30) : Options.duration(timeLimit);
+    StressRunner.Result r = new StressRunner(s.program(v), limit, executions == null ? Long.MAX_VALUE : executions,
+        Duration.ofSeconds(5)).run();
+    if (json) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("scenario", s.name());
+      m.put("variant", new LinkedHashMap<>(v.values()));
+      m.put("strategy", "stress");
+      m.put("verdict", r.verdictId());
+      m.put("executions", r.executions());
+      m.put("bugAtExecution", r.verdict() == null ? null : r.bugAtExecution());
+      m.put("elapsedMs", r.elapsedNanos() / 1_000_000);
+      m.put("replayFile", null);
+      m.put("expected", expectedId(s, v));
+      if (r.verdict() != null) {
+        m.put("headline", r.verdict().headline());
+      }
+      System.out.println(Json.write(m));
+    } else {
+      System.out.println("mmlab explore " + s.name() + " --variant " + v + " --stress (native threads, "
+          + Options.millis(limit.toMillis()) + ")");
+      if (r.verdict() == null) {
+        System.out.println("verdict: none after " + r.executions() + " executions ("
+            + Options.millis(r.elapsedNanos() / 1_000_000) + ")");
+      } else {
+        System.out.println("verdict: " + r.verdictId() + " at execution " + r.bugAtExecution() + " ("
+            + Options.millis(r.elapsedNanos() / 1_000_000) + "): " + r.verdict().headline());
+        r.verdict().details().forEach(d -> System.out.println("  " + d));
+        System.out.println("(stress mode has no schedule to show or replay: explore without --stress for one)");
+      }
     }
     return r.verdict() == null ? 0 : 1;
   }

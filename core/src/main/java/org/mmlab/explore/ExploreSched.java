@@ -94,6 +94,7 @@ public final class ExploreSched extends Sched {
   // ------------------------------------------------------------ set-up
 
   /** Adds a CPU that will run {@code body}; called during set-up, before {@link #execute}. */
+  @Override
   public Cpu addCpu(String name, Runnable body) {
     if (cpus.length != 0) {
       throw new IllegalStateException("CPUs are added before the execution starts");

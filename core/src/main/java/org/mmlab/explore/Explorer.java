@@ -35,10 +35,10 @@ public final class Explorer {
   public interface Program {
     /**
      * Builds the state for one execution with {@code ex}'s primitives, adds the CPUs with
-     * {@link ExploreSched#addCpu}, and returns the check to run after every CPU finished
+     * {@link Sched#addCpu} (explored, or run on real threads by {@link StressRunner}), and returns the check to run after every CPU finished
      * (the scenario's assertions and the consistency walk).
      */
-    Runnable setup(ExploreSched ex);
+    Runnable setup(Sched ex);
   }
 
   /** Progress, reported about twice a second. */

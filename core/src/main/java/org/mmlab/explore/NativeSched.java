@@ -75,6 +75,22 @@ public final class NativeSched extends Sched {
 
   // ------------------------------------------------------------ CPUs
 
+  /** CPUs a program's set-up added, for {@link StressRunner} to start. Set-up only. */
+  private final List<Cpu> added = new ArrayList<>();
+
+  @Override
+  public Cpu addCpu(String name, Runnable body) {
+    Cpu c = new Cpu(added.size(), name);
+    c.body = body;
+    added.add(c);
+    return c;
+  }
+
+  /** The CPUs added by {@link #addCpu}, in order (their bodies not yet run). */
+  List<Cpu> addedCpus() {
+    return List.copyOf(added);
+  }
+
   /** Makes the calling thread the running CPU {@code name}; detach with {@link #detach}. */
   public Cpu attach(String name) {
     Cpu c = new Cpu(nextCpu.getAndIncrement(), name);
@@ -83,6 +99,14 @@ public final class NativeSched extends Sched {
     current.set(c);
     cpus.add(c);
     return c;
+  }
+
+  /** Makes the calling thread the running CPU {@code c} (one added by {@link #addCpu}). */
+  void attach(Cpu c) {
+    c.thread = Thread.currentThread();
+    c.rcuSetIdle(false);
+    current.set(c);
+    cpus.add(c);
   }
 
   /** The calling thread's CPU goes idle for good (an extended quiescent state). */

@@ -110,6 +110,12 @@ public abstract sealed class Sched permits NativeSched, ExploreSched {
   /** The CPUs the consistency walk checks. */
   protected abstract List<Cpu> walkedCpus();
 
+  /**
+   * Adds a CPU that will run {@code body}: under the explorer a task of the execution, natively
+   * a thread started by {@link StressRunner}. Called during a program's set-up.
+   */
+  public abstract Cpu addCpu(String name, Runnable body);
+
   /** The CPU running the caller (in setup and end checks, a boot CPU). */
   public abstract Cpu cpu();
 

@@ -1,5 +1,7 @@
 package org.mmlab.explore;
 
+import org.mmlab.explore.Sched;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.List;
@@ -95,7 +97,7 @@ class VerdictsTest {
     assertThat(r.verdictId()).isEqualTo("none");
   }
 
-  private static void polite(ExploreSched ex, Atomic mine, Atomic theirs, Atomic inside) {
+  private static void polite(Sched ex, Atomic mine, Atomic theirs, Atomic inside) {
     while (true) {
       mine.write(1);
       if (theirs.read() == 0) {

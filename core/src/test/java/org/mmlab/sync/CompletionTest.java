@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.mmlab.explore.ExploreSched;
+import org.mmlab.explore.Sched;
 import org.mmlab.explore.NativeSched;
 import org.mmlab.explore.VerdictKind;
 
@@ -127,7 +128,7 @@ class CompletionTest {
     assertThat(r.found()).as(r.summary()).isEmpty();
   }
 
-  private static Runnable twoWaiters(ExploreSched ex, boolean all) {
+  private static Runnable twoWaiters(Sched ex, boolean all) {
     Completion c = new Completion(ex, "c");
     ex.addCpu("w0", c::waitForCompletion);
     ex.addCpu("w1", c::waitForCompletion);

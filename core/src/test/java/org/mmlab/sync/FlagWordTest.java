@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Timeout;
 import org.mmlab.debug.LockClass;
 import org.mmlab.explore.BugException;
 import org.mmlab.explore.ExploreSched;
+import org.mmlab.explore.Sched;
 import org.mmlab.explore.NativeSched;
 import org.mmlab.explore.VerdictKind;
 
@@ -124,7 +125,7 @@ class FlagWordTest {
   }
 
   /** Waits on a bit that another CPU clears, with or without the wake-up the waiter needs. */
-  private static Runnable clearBit(ExploreSched ex, boolean wake) {
+  private static Runnable clearBit(Sched ex, boolean wake) {
     FlagWord flags = new FlagWord(ex, "page#1", new HashedWaitTable(ex, "bit_wait_table", 4));
     flags.setBit(PG_WRITEBACK);
     ex.addCpu("waiter", () -> flags.waitOnBit(PG_WRITEBACK));

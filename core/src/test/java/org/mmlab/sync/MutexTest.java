@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Timeout;
 import org.mmlab.debug.LockClass;
 import org.mmlab.explore.BugException;
 import org.mmlab.explore.ExploreSched;
+import org.mmlab.explore.Sched;
 import org.mmlab.explore.NativeSched;
 import org.mmlab.explore.VerdictKind;
 
@@ -132,7 +133,7 @@ class MutexTest {
   // ------------------------------------------------------------ explore
 
   /** Two CPUs each do a read-then-write increment of a shared word, as two steps. */
-  private static Runnable increments(ExploreSched ex, @Nullable Mutex m, int times) {
+  private static Runnable increments(Sched ex, @Nullable Mutex m, int times) {
     Atomic counter = new Atomic(ex, "counter", 0);
     for (String name : new String[] {"inc0", "inc1"}) {
       ex.addCpu(name, () -> {

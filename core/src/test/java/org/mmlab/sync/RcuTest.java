@@ -124,7 +124,7 @@ class RcuTest {
   // ------------------------------------------------------------ explore
 
   /** CPU0 reads the node under RCU; CPU1 replaces it and frees the old one, per {@code free}. */
-  private static @Nullable Runnable replaceAndFree(ExploreSched ex, String how) {
+  private static @Nullable Runnable replaceAndFree(Sched ex, String how) {
     Rcu rcu = new Rcu(ex);
     Node a = new Node(ex, "a", 1);
     RcuPointer<Node> ptr = new RcuPointer<>(ex, "ptr", a);

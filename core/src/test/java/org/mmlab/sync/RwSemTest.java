@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Timeout;
 import org.mmlab.debug.LockClass;
 import org.mmlab.explore.BugException;
 import org.mmlab.explore.ExploreSched;
+import org.mmlab.explore.Sched;
 import org.mmlab.explore.NativeSched;
 import org.mmlab.explore.VerdictKind;
 
@@ -179,7 +180,7 @@ class RwSemTest {
   }
 
   /** Readers check that a pair written under the write lock is never seen half-updated. */
-  private static Runnable pairUnderRwsem(ExploreSched ex, boolean readersLock) {
+  private static Runnable pairUnderRwsem(Sched ex, boolean readersLock) {
     RwSem sem = new RwSem(ex, "sem", SEM);
     Atomic x = new Atomic(ex, "x", 0);
     Atomic y = new Atomic(ex, "y", 0);

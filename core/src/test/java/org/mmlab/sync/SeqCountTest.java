@@ -12,6 +12,7 @@ import org.junit.jupiter.api.Timeout;
 import org.mmlab.debug.LockClass;
 import org.mmlab.explore.BugException;
 import org.mmlab.explore.ExploreSched;
+import org.mmlab.explore.Sched;
 import org.mmlab.explore.NativeSched;
 import org.mmlab.explore.VerdictKind;
 
@@ -96,7 +97,7 @@ class SeqCountTest {
   // ------------------------------------------------------------ explore
 
   /** A reader of the pair (x, y) that the writer keeps equal; optionally ignores readRetry. */
-  private static Runnable pair(ExploreSched ex, boolean honourRetry) {
+  private static Runnable pair(Sched ex, boolean honourRetry) {
     Spinlock lock = new Spinlock(ex, "lock", LOCK);
     SeqCount seq = new SeqCount(ex, "seq", lock, null);
     Atomic x = new Atomic(ex, "x", 0);

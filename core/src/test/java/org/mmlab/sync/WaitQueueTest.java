@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Timeout;
 import org.mmlab.debug.LockClass;
 import org.mmlab.explore.Cpu;
 import org.mmlab.explore.ExploreSched;
+import org.mmlab.explore.Sched;
 import org.mmlab.explore.Marker;
 import org.mmlab.explore.NativeSched;
 import org.mmlab.explore.VerdictKind;
@@ -118,7 +119,7 @@ class WaitQueueTest {
   // ------------------------------------------------------------ explore
 
   /** A waiter for {@code flag != 0} and a waker; the waiter checks before queueing if {@code buggy}. */
-  private static Runnable waitForFlag(ExploreSched ex, boolean buggy) {
+  private static Runnable waitForFlag(Sched ex, boolean buggy) {
     WaitQueue wq = new WaitQueue(ex, "wq");
     Atomic flag = new Atomic(ex, "flag", 0);
     ex.addCpu("waiter", () -> {

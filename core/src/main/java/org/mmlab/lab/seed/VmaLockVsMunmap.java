@@ -6,6 +6,7 @@ import org.jspecify.annotations.Nullable;
 import org.mmlab.explore.Cpu;
 import org.mmlab.explore.Explorer;
 import org.mmlab.explore.ExploreSched;
+import org.mmlab.explore.Sched;
 import org.mmlab.explore.VerdictKind;
 import org.mmlab.kernel.Uapi;
 import org.mmlab.lab.Checks;
@@ -127,7 +128,7 @@ public final class VmaLockVsMunmap implements Scenario {
    * {@code do_user_addr_fault} and back to retry. A fault the kernel cannot handle ends it (the
    * task would get SIGSEGV: the VMA is gone, which is a legitimate outcome of the race).
    */
-  static void userStore(ExploreSched ex, Mmu mmu, MmuContext ctx, Faults faults, MmStruct mm, long addr, int value) {
+  static void userStore(Sched ex, Mmu mmu, MmuContext ctx, Faults faults, MmStruct mm, long addr, int value) {
     Cpu cpu = ex.cpu();
     for (int attempt = 0; ; attempt++) {
       mmu.enterUser(cpu, ctx);

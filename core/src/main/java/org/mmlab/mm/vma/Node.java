@@ -22,8 +22,9 @@ import java.util.Arrays;
  * <h2>Summaries (the gap metadata)</h2>
  * Each node caches, for its subtree, the start of its first entry ({@link #minStart}), the end
  * of its last ({@link #maxEnd}) and the largest gap between two consecutive entries of the
- * subtree ({@link #maxGap}); a branch also keeps its children's {@code maxEnd}s in one
- * {@code long[]} so that a lookup routes by binary search over primitives. The gap search of
+ * subtree ({@link #maxGap}); a branch also keeps its children's summaries in primitive arrays,
+ * so that a lookup routes by binary search over a {@code long[]}, a write path copies a branch
+ * without reading its other children, and the gap search skips a child without reading it. The gap search of
  * {@code get_unmapped_area} skips any subtree whose {@code maxGap} is too small, which is what
  * the maple tree's per-slot gap array does for allocation trees.
  *
@@ -184,21 +185,50 @@ abstract sealed class Node permits Node.Leaf, Node.Branch {
 
   // ------------------------------------------------------------------ branches
 
-  /** An internal node: children in address order, with their last ends for routing. */
+  /**
+   * An internal node: children in address order, with each child's summary copied into three
+   * primitive arrays. Copying a branch on a write path then reads only these arrays and the one
+   * child that changed, never the other children (cold cache lines in a large tree), and the
+   * gap search skips children without touching them.
+   */
   static final class Branch extends Node {
-    /** {@code ends[i] == children[i].maxEnd}. Immutable. */
+    /** {@code starts[i] == children[i].minStart}. Immutable. */
+    final long[] starts;
+    /** {@code ends[i] == children[i].maxEnd}: what lookups route by. Immutable. */
     final long[] ends;
+    /** {@code gaps[i] == children[i].maxGap}. Immutable. */
+    final long[] gaps;
     /** The children, all of the same height. Immutable. */
     final Node[] children;
 
+    /** A branch over {@code children}, reading their summaries (splits, merges, a new root). */
     Branch(Node[] children) {
-      super(children[0].minStart, children[children.length - 1].maxEnd, branchGap(children));
+      this(children, summaries(children, 0), summaries(children, 1), summaries(children, 2));
+    }
+
+    private Branch(Node[] children, long[] starts, long[] ends, long[] gaps) {
+      super(starts[0], ends[ends.length - 1], branchGap(starts, ends, gaps));
       this.children = children;
-      long[] e = new long[children.length];
+      this.starts = starts;
+      this.ends = ends;
+      this.gaps = gaps;
+    }
+
+    private static long[] summaries(Node[] children, int which) {
+      long[] out = new long[children.length];
       for (int i = 0; i < children.length; i++) {
-        e[i] = children[i].maxEnd;
+        Node c = children[i];
+        out[i] = which == 0 ? c.minStart : which == 1 ? c.maxEnd : c.maxGap;
       }
-      this.ends = e;
+      return out;
+    }
+
+    private static long branchGap(long[] starts, long[] ends, long[] gaps) {
+      long gap = gaps[0];
+      for (int i = 1; i < ends.length; i++) {
+        gap = Math.max(gap, Math.max(gaps[i], starts[i] - ends[i - 1]));
+      }
+      return gap;
     }
 
     @Override
@@ -206,46 +236,90 @@ abstract sealed class Node permits Node.Leaf, Node.Branch {
       return children.length;
     }
 
-    private static long branchGap(Node[] children) {
-      long gap = children[0].maxGap;
-      for (int i = 1; i < children.length; i++) {
-        gap = Math.max(gap, Math.max(children[i].maxGap, children[i].minStart - children[i - 1].maxEnd));
-      }
-      return gap;
-    }
-
     /** The route for address {@code addr}: the first child ending after it, or the last child. */
     int route(long addr) {
       return Math.min(firstAbove(ends, addr), children.length - 1);
     }
 
-    /** This branch with child {@code i} replaced by {@code with} (one or two nodes): one or two branches. */
-    Node[] replaced(int i, Node[] with) {
-      Node[] out = new Node[children.length - 1 + with.length];
-      System.arraycopy(children, 0, out, 0, i);
-      System.arraycopy(with, 0, out, i, with.length);
-      System.arraycopy(children, i + 1, out, i + with.length, children.length - i - 1);
-      if (out.length <= MAX) {
-        return new Node[] {new Branch(out)};
-      }
-      int half = out.length / 2;
-      return new Node[] {new Branch(Arrays.copyOfRange(out, 0, half)), new Branch(Arrays.copyOfRange(out, half, out.length))};
-    }
-
     /** This branch with child {@code i} replaced by {@code c}, of the same height. */
     Branch withChild(int i, Node c) {
-      Node[] out = children.clone();
-      out[i] = c;
-      return new Branch(out);
+      Node[] ch = children.clone();
+      long[] s = starts.clone();
+      long[] e = ends.clone();
+      long[] g = gaps.clone();
+      ch[i] = c;
+      s[i] = c.minStart;
+      e[i] = c.maxEnd;
+      g[i] = c.maxGap;
+      return new Branch(ch, s, e, g);
+    }
+
+    /**
+     * This branch with its children {@code [i, i + count)} replaced by {@code with}: one branch,
+     * or two if it overflows.
+     */
+    Node[] spliced(int i, int count, Node[] with) {
+      int n = children.length - count + with.length;
+      Node[] ch = new Node[n];
+      long[] s = new long[n];
+      long[] e = new long[n];
+      long[] g = new long[n];
+      int tail = children.length - i - count;
+      System.arraycopy(children, 0, ch, 0, i);
+      System.arraycopy(starts, 0, s, 0, i);
+      System.arraycopy(ends, 0, e, 0, i);
+      System.arraycopy(gaps, 0, g, 0, i);
+      for (int k = 0; k < with.length; k++) {
+        Node c = with[k];
+        ch[i + k] = c;
+        s[i + k] = c.minStart;
+        e[i + k] = c.maxEnd;
+        g[i + k] = c.maxGap;
+      }
+      System.arraycopy(children, i + count, ch, i + with.length, tail);
+      System.arraycopy(starts, i + count, s, i + with.length, tail);
+      System.arraycopy(ends, i + count, e, i + with.length, tail);
+      System.arraycopy(gaps, i + count, g, i + with.length, tail);
+      Branch all = new Branch(ch, s, e, g);
+      return n <= MAX ? new Node[] {all} : new Node[] {all.slice(0, n / 2), all.slice(n / 2, n)};
+    }
+
+    /** This branch with child {@code i} replaced by {@code with} (two nodes): one or two branches. */
+    Node[] replaced(int i, Node[] with) {
+      return spliced(i, 1, with);
     }
 
     /** This branch with children {@code i} and {@code i + 1} replaced by {@code with} (one or two nodes). */
     Branch replacedPair(int i, Node[] with) {
-      Node[] out = new Node[children.length - 2 + with.length];
-      System.arraycopy(children, 0, out, 0, i);
-      System.arraycopy(with, 0, out, i, with.length);
-      System.arraycopy(children, i + 2, out, i + with.length, children.length - i - 2);
-      return new Branch(out);
+      return (Branch) spliced(i, 2, with)[0];
+    }
+
+    /** Children {@code [from, to)} as a branch of their own. */
+    Branch slice(int from, int to) {
+      return new Branch(Arrays.copyOfRange(children, from, to), Arrays.copyOfRange(starts, from, to),
+          Arrays.copyOfRange(ends, from, to), Arrays.copyOfRange(gaps, from, to));
+    }
+
+    /** The children of adjacent branches, in order, as one (possibly overfull) branch. */
+    static Branch concat(Node[] branches) {
+      int total = 0;
+      for (Node n : branches) {
+        total += n.size();
+      }
+      Node[] ch = new Node[total];
+      long[] s = new long[total];
+      long[] e = new long[total];
+      long[] g = new long[total];
+      int at = 0;
+      for (Node n : branches) {
+        Branch b = (Branch) n;
+        System.arraycopy(b.children, 0, ch, at, b.size());
+        System.arraycopy(b.starts, 0, s, at, b.size());
+        System.arraycopy(b.ends, 0, e, at, b.size());
+        System.arraycopy(b.gaps, 0, g, at, b.size());
+        at += b.size();
+      }
+      return new Branch(ch, s, e, g);
     }
   }
 
@@ -286,19 +360,7 @@ abstract sealed class Node permits Node.Leaf, Node.Branch {
       Leaf all = Leaf.concat(nodes);
       return first == all.size() ? new Node[] {all} : new Node[] {all.slice(0, first), all.slice(first, all.size())};
     }
-    Node[] all = new Node[0];
-    for (Node n : nodes) {
-      all = concat(all, ((Branch) n).children);
-    }
-    if (first == all.length) {
-      return new Node[] {new Branch(all)};
-    }
-    return new Node[] {new Branch(Arrays.copyOfRange(all, 0, first)), new Branch(Arrays.copyOfRange(all, first, all.length))};
-  }
-
-  private static <T> T[] concat(T[] a, T[] b) {
-    T[] out = Arrays.copyOf(a, a.length + b.length);
-    System.arraycopy(b, 0, out, a.length, b.length);
-    return out;
+    Branch all = Branch.concat(nodes);
+    return first == all.size() ? new Node[] {all} : new Node[] {all.slice(0, first), all.slice(first, all.size())};
   }
 }

@@ -330,18 +330,17 @@ public final class Snapshot<V> {
       }
       Branch b = (Branch) n;
       for (int i = 0; i < b.size(); i++) {
-        Node c = b.children[i];
         if (i > 0) {
-          VmaTree.Gap g = clip(b.ends[i - 1], c.minStart);
+          VmaTree.Gap g = clip(b.ends[i - 1], b.starts[i]);
           if (g != null) {
             return g;
           }
         }
-        if (c.minStart >= high) {
+        if (b.starts[i] >= high) {
           return null;
         }
-        if (c.maxEnd > low && c.maxGap >= len) {
-          VmaTree.Gap g = up(c);
+        if (b.ends[i] > low && b.gaps[i] >= len) {
+          VmaTree.Gap g = up(b.children[i]);
           if (g != null) {
             return g;
           }
@@ -367,18 +366,17 @@ public final class Snapshot<V> {
       }
       Branch b = (Branch) n;
       for (int i = b.size() - 1; i >= 0; i--) {
-        Node c = b.children[i];
         if (i < b.size() - 1) {
-          VmaTree.Gap g = clip(c.maxEnd, b.children[i + 1].minStart);
+          VmaTree.Gap g = clip(b.ends[i], b.starts[i + 1]);
           if (g != null) {
             return g;
           }
         }
-        if (c.maxEnd <= low) {
+        if (b.ends[i] <= low) {
           return null;
         }
-        if (c.minStart < high && c.maxGap >= len) {
-          VmaTree.Gap g = down(c);
+        if (b.starts[i] < high && b.gaps[i] >= len) {
+          VmaTree.Gap g = down(b.children[i]);
           if (g != null) {
             return g;
           }

@@ -11,9 +11,9 @@ import org.mmlab.mm.vma.Node.Leaf;
  * well-formed and non-overlapping; every leaf at the same depth; every node between
  * {@link Node#MIN} and {@link Node#MAX} items (the root: a leaf of at least one entry or a
  * branch of at least two children); every node's summary (first start, last end, largest
- * inner gap) and every branch's routing array equal to what its subtree holds; the entry count
- * equal to the snapshot's size; and no value that is a freed {@link KObject} (a VMA freed while
- * still in the tree).
+ * inner gap), and every branch's copies of its children's summaries, equal to what each
+ * subtree holds; the entry count equal to the snapshot's size; and no value that is a freed
+ * {@link KObject} (a VMA freed while still in the tree).
  *
  * <p>Kernel counterpart: {@code mt_validate} ({@code CONFIG_DEBUG_MAPLE_TREE}) and the tree part
  * of {@code validate_mm}.
@@ -63,14 +63,17 @@ final class TreeCheck {
       walkLeaf(leaf);
     } else {
       Branch b = (Branch) n;
-      if (b.ends.length != b.size()) {
-        problem("branch routing array of " + b.ends.length + " for " + b.size() + " children");
+      if (b.ends.length != b.size() || b.starts.length != b.size() || b.gaps.length != b.size()) {
+        problem("branch summary arrays of " + b.starts.length + ", " + b.ends.length + ", " + b.gaps.length + " for "
+            + b.size() + " children");
+        return;
       }
       for (int i = 0; i < b.size(); i++) {
         Node c = b.children[i];
         walk(c, depth + 1, false);
-        if (i < b.ends.length && b.ends[i] != c.maxEnd) {
-          problem("branch routes child " + i + " by end " + b.ends[i] + " but it ends at " + c.maxEnd);
+        if (b.starts[i] != c.minStart || b.ends[i] != c.maxEnd || b.gaps[i] != c.maxGap) {
+          problem("branch keeps (start " + b.starts[i] + ", end " + b.ends[i] + ", gap " + b.gaps[i] + ") for child "
+              + i + ", which has (" + c.minStart + ", " + c.maxEnd + ", " + c.maxGap + ")");
         }
       }
       checkSummary(n, b.children[0].minStart, b.children[b.size() - 1].maxEnd, branchGap(b));
@@ -123,8 +126,8 @@ final class TreeCheck {
 
   private void checkSummary(Node n, long minStart, long maxEnd, long maxGap) {
     if (n.minStart != minStart || n.maxEnd != maxEnd || n.maxGap != maxGap) {
-      problem("node summary (start " + n.minStart + ", end " + n.maxEnd + ", gap " + n.maxGap + ") but its subtree has ("
-          + minStart + ", " + maxEnd + ", " + maxGap + ")");
+      problem("node summary (start " + n.minStart + ", end " + n.maxEnd + ", gap " + n.maxGap
+          + ") but its subtree has (" + minStart + ", " + maxEnd + ", " + maxGap + ")");
     }
   }
 }

@@ -237,7 +237,8 @@ public final class VmaTree<V> {
   public void insert(long start, long end, V value) {
     Entry<V> e = new Entry<>(start, end, value);
     Snapshot<V> cur = current();
-    publish(new Snapshot<>(TreeEdit.insert(cur.root(), e), cur.size() + 1, cur.generation() + 1), List.of(), List.of(e));
+    Node next = TreeEdit.insert(cur.root(), e);
+    publish(new Snapshot<>(next, cur.size() + 1, cur.generation() + 1), List.of(), List.of(e));
   }
 
   /**
@@ -270,7 +271,8 @@ public final class VmaTree<V> {
       return null;
     }
     Entry<V> e = new Entry<>(old.start(), old.end(), value);
-    publish(new Snapshot<>(TreeEdit.withEntry(cur.root(), e), cur.size(), cur.generation() + 1), List.of(old), List.of(e));
+    Node next = TreeEdit.withEntry(cur.root(), e);
+    publish(new Snapshot<>(next, cur.size(), cur.generation() + 1), List.of(old), List.of(e));
     return old;
   }
 
@@ -356,8 +358,8 @@ public final class VmaTree<V> {
     Snapshot<V> s = peek();
     List<String> problems = TreeCheck.problems(s);
     if (!problems.isEmpty()) {
-      throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "VMA tree " + root.name() + " is malformed: " + problems.getFirst(),
-          problems, List.of(root.id())));
+      String headline = "VMA tree " + root.name() + " is malformed: " + problems.getFirst();
+      throw sched.bug(Verdict.of(VerdictKind.INVARIANT, headline, problems, List.of(root.id())));
     }
   }
 

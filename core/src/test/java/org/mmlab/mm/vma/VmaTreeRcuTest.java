@@ -54,7 +54,7 @@ class VmaTreeRcuTest {
 
   /** What one explored execution shares between its CPUs and its end check. */
   static final class World {
-    final ExploreSched ex;
+    final Sched ex;
     final Rcu rcu;
     final Spinlock lock;
     final VmaTree<Vma> tree;
@@ -63,7 +63,7 @@ class VmaTreeRcuTest {
     /** The reader's observations: groups of lookups, each group made on one snapshot or one call. */
     final List<List<Observation>> groups = new ArrayList<>();
 
-    World(ExploreSched ex) {
+    World(Sched ex) {
       this.ex = ex;
       this.rcu = new Rcu(ex);
       this.lock = new Spinlock(ex, "mmap_lock", MMAP_LOCK);
@@ -110,7 +110,7 @@ class VmaTreeRcuTest {
   }
 
   private static void writer(World w, Free free) {
-    ExploreSched ex = w.ex;
+    Sched ex = w.ex;
     List<Vma> removed = new ArrayList<>();
     write(w, () -> w.tree.insert(16 * PAGE, 20 * PAGE, new Vma(ex, 16 * PAGE, 20 * PAGE, "c")));
     write(w, () -> gone(removed, w.tree.replaceRange(PAGE, 2 * PAGE, List.of(
