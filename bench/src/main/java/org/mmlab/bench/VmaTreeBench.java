@@ -45,7 +45,11 @@ import org.openjdk.jmh.annotations.Warmup;
  *       random ceiling (the path through the ceiling, then the nearest hole);</li>
  *   <li>{@code mmapFaultMunmap}: the tree's part of an mmap + fault + munmap round: the gap
  *       search, the insertion, a lookup under RCU (the fault), and the unmap as a
- *       {@code replaceRange} (one publication);</li>
+ *       {@code replaceRange} (one publication), below a random ceiling: each round works on a
+ *       different, cold part of the tree (the worst case);</li>
+ *   <li>{@code mmapFaultMunmapHot}: the same round with the ceiling fixed above every VMA, as
+ *       in will-it-scale's {@code page_fault1} loop, which maps, touches and unmaps the same
+ *       area over and over: the path it copies stays cached;</li>
  *   <li>controls for {@code lookup}, the same addresses: {@code controlTreeMap}, a
  *       {@code java.util.TreeMap} from start to range ({@code floorEntry}, then the end check),
  *       and {@code controlSortedArray}, a binary search over a sorted {@code long[]} of starts
@@ -57,7 +61,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * measured by {@code PrimitivesBench}.
  *
  * <p>The fork runs with a 64 MiB young generation ({@code -Xmn64m}). Path copying allocates
- * about 1.6 KB per insert+remove, and with the default young generation (over 1 GiB here) eden
+ * 1.5 to 2.5 KB per insert+remove, and with the default young generation (over 1 GiB here) eden
  * is cycled slowly enough for this VM's DAMON {@code pageout} scheme to reclaim its cold pages:
  * allocation then page-faults them back, and the write benchmarks turn bimodal (about 250 ns and
  * 7 us of CPU time per operation in alternating phases, with no GC in the slow ones). A small
@@ -216,5 +220,21 @@ public class VmaTreeBench {
     int i = Arrays.binarySearch(sortedStarts, addr);
     int at = i >= 0 ? i : -i - 2;
     return at >= 0 && sortedEnds[at] > addr ? sortedStarts[at] : -1;
+  }
+
+  @Benchmark
+  public Object mmapFaultMunmapHot() {
+    VmaTree.Gap gap = tree.gapAtLeast(PAGE, 0, (2L * size + 64) * PAGE, true);
+    long addr = gap.end() - PAGE;
+    tree.insert(addr, addr + PAGE, value);
+    Object found;
+    rcu.readLock();
+    try {
+      found = tree.lookup(addr + 8);
+    } finally {
+      rcu.readUnlock();
+    }
+    tree.replaceRange(addr, addr + PAGE, List.of());
+    return found;
   }
 }

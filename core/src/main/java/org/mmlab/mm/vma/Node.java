@@ -241,17 +241,26 @@ abstract sealed class Node permits Node.Leaf, Node.Branch {
       return Math.min(firstAbove(ends, addr), children.length - 1);
     }
 
-    /** This branch with child {@code i} replaced by {@code c}, of the same height. */
+    /**
+     * This branch with child {@code i} replaced by {@code c}, of the same height. A summary array
+     * whose slot {@code i} does not change is shared with this branch rather than copied (arrays
+     * are never written after construction): a change inside a child usually keeps its first
+     * start and last end, so a write path copies little more than the children arrays.
+     */
     Branch withChild(int i, Node c) {
       Node[] ch = children.clone();
-      long[] s = starts.clone();
-      long[] e = ends.clone();
-      long[] g = gaps.clone();
       ch[i] = c;
-      s[i] = c.minStart;
-      e[i] = c.maxEnd;
-      g[i] = c.maxGap;
-      return new Branch(ch, s, e, g);
+      return new Branch(ch, with(starts, i, c.minStart), with(ends, i, c.maxEnd), with(gaps, i, c.maxGap));
+    }
+
+    /** {@code a} if {@code a[i] == v}, else a copy of it with {@code v} at {@code i}. */
+    private static long[] with(long[] a, int i, long v) {
+      if (a[i] == v) {
+        return a;
+      }
+      long[] out = a.clone();
+      out[i] = v;
+      return out;
     }
 
     /**

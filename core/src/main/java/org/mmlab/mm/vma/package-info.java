@@ -9,6 +9,7 @@
  *   <caption>Kernel names and their Java counterparts</caption>
  *   <tr><th>kernel</th><th>here</th></tr>
  *   <tr><td>{@code mm->mm_mt} (maple tree, RCU mode, external lock)</td><td>{@code VmaTree}</td></tr>
+ *   <tr><td>the tree as one RCU reader sees it</td><td>{@code Snapshot}</td></tr>
  *   <tr><td>a maple node</td><td>{@code Node} (package-private)</td></tr>
  *   <tr><td>{@code vma_lookup}</td><td>{@code VmaTree.lookup}</td></tr>
  *   <tr><td>{@code find_vma}</td><td>{@code VmaTree.findFrom(addr)}</td></tr>

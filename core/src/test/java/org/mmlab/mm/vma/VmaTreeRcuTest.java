@@ -222,6 +222,8 @@ class VmaTreeRcuTest {
     ExploreResult r = explore(program(Free.KFREE_RCU, several), EXECUTIONS);
     assertThat(r.verdictId()).as(String.valueOf(r.verdict())).isEqualTo("none");
     assertThat(r.executions()).isEqualTo(EXECUTIONS);
+    System.out.println("VmaTreeRcuTest: the reader saw more than one version in " + several[0] + " of "
+        + r.executions() + " executions (" + r.elapsedMillis() + " ms)");
     assertThat(several[0]).as("executions in which the reader saw more than one version").isPositive();
   }
 
