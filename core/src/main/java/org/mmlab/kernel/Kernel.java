@@ -19,6 +19,7 @@ import org.mmlab.mm.page.Gfp;
 import org.mmlab.mm.page.Page;
 import org.mmlab.mm.page.PageFlag;
 import org.mmlab.mm.page.PhysMem;
+import org.mmlab.mm.shmem.Tmpfs;
 import org.mmlab.sync.Atomic;
 
 /**
@@ -64,6 +65,8 @@ public final class Kernel {
   private final Faults faults;
   /** The address-space calls. Immutable. */
   private final MmSyscalls syscalls;
+  /** The tmpfs mounts, memfds and shared anonymous memory. Immutable reference. */
+  private final Tmpfs tmpfs;
   /** {@code PGFAULT}: every user fault entry. Atomic increment (a vm event counter). */
   private final Atomic pgfault;
   /** Free pages right after boot, before the zero page: what the accounting walk starts from. Immutable. */
@@ -89,6 +92,8 @@ public final class Kernel {
     this.pgfault = new Atomic(sched, "pgfault", 0);
     this.faults = new Faults(sched, mem, zeroPage, config.faultLocking(), pgfault);
     this.syscalls = new MmSyscalls(faults, config.limits());
+    this.tmpfs = new Tmpfs(sched, mem, faults, List.of("/dev/shm"));
+    syscalls.setSharedAnon(tmpfs);
     sched.registerWalk(this::check);
   }
 
@@ -127,6 +132,11 @@ public final class Kernel {
 
   public MmSyscalls syscalls() {
     return syscalls;
+  }
+
+  /** The tmpfs mounts ({@code /dev/shm}), memfds and the files behind shared anonymous memory. */
+  public Tmpfs tmpfs() {
+    return tmpfs;
   }
 
   public Page zeroPage() {
@@ -191,16 +201,19 @@ public final class Kernel {
   public void check() {
     List<Process> live = processes();
     MmWalk.check(mem, live.stream().map(Process::mm).toList());
+    tmpfs.check();
     long tables = 0;
     long anon = 0;
     for (Process p : live) {
       tables += p.mm().pageTables().peekNrTables();
       anon += p.mm().anonRss();
     }
+    long cached = tmpfs.peekCachedPages();
     long used = freeAtBoot - mem.peekNrFreePages();
-    if (used != 1 + tables + anon) {
+    if (used != 1 + tables + anon + cached) {
       throw new BugException(Verdict.of(VerdictKind.INVARIANT, used + " frames in use but the zero page, " + tables
-          + " page tables and " + anon + " anonymous pages account for " + (1 + tables + anon),
+          + " page tables, " + anon + " anonymous pages and " + cached + " page-cache pages account for "
+          + (1 + tables + anon + cached),
           List.of("kernel consistency walk: frames leaked or double counted"), List.of()));
     }
   }

@@ -8,6 +8,7 @@ import org.mmlab.mm.pgtable.Level;
 import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmFile;
 import org.mmlab.mm.vma.VmFlags;
 import org.mmlab.mm.vma.VmaTree;
 
@@ -82,13 +83,13 @@ public final class Proc {
     kb(sb, "MemFree", free * 4);
     kb(sb, "MemAvailable", free * 4);
     kb(sb, "Buffers", 0);
-    kb(sb, "Cached", 0);
+    kb(sb, "Cached", kernel.tmpfs().peekCachedPages() * 4);
     kb(sb, "SwapCached", 0);
     kb(sb, "SwapTotal", 0);
     kb(sb, "SwapFree", 0);
     kb(sb, "AnonPages", anonPages() * 4);
-    kb(sb, "Mapped", 0);
-    kb(sb, "Shmem", 0);
+    kb(sb, "Mapped", shmemMapped() * 4);
+    kb(sb, "Shmem", kernel.tmpfs().peekCachedPages() * 4);
     kb(sb, "PageTables", pageTables() * 4);
     kb(sb, "AnonHugePages", 0);
     return sb.toString();
@@ -100,12 +101,29 @@ public final class Proc {
     StringBuilder sb = new StringBuilder();
     sb.append("nr_free_pages ").append(mem.peekNrFreePages()).append('\n');
     sb.append("nr_anon_pages ").append(anonPages()).append('\n');
+    sb.append("nr_mapped ").append(shmemMapped()).append('\n');
+    sb.append("nr_shmem ").append(kernel.tmpfs().peekCachedPages()).append('\n');
     sb.append("nr_page_table_pages ").append(pageTables()).append('\n');
     sb.append("pgalloc_normal ").append(mem.pgalloc()).append('\n');
     sb.append("pgfree ").append(mem.pgfree()).append('\n');
     sb.append("pgfault ").append(kernel.pgfault()).append('\n');
     sb.append("pgmajfault 0\n");
     return sb.toString();
+  }
+
+  /** Page-cache pages mapped by some PTE ({@code NR_FILE_MAPPED}). */
+  private long shmemMapped() {
+    long n = 0;
+    for (org.mmlab.mm.shmem.ShmemInode i : kernel.tmpfs().peekInodes()) {
+      long[] c = {0};
+      i.mapping().iPages().forEachPeek((index, order, entry) -> {
+        if (entry instanceof org.mmlab.mm.page.Page pg && pg.peekMapcount() >= 0) {
+          c[0] += 1L << order;
+        }
+      });
+      n += c[0];
+    }
+    return n;
   }
 
   private long anonPages() {
@@ -135,15 +153,30 @@ public final class Proc {
   public String maps(Process p) {
     StringBuilder sb = new StringBuilder();
     for (VmaTree.Entry<Vma> e : p.mm().tree().peek().all()) {
-      header(sb, e.start(), e.end(), e.value().peekFlags());
+      header(sb, e.start(), e.end(), e.value());
     }
     return sb.toString();
   }
 
-  /** {@code show_vma_header_prefix} for an anonymous VMA (offset, device and inode 0; no name). */
-  private static void header(StringBuilder sb, long start, long end, long flags) {
-    sb.append(String.format(Locale.ROOT, "%08x-%08x %s %08x %02x:%02x %d \n", start, end, VmFlags.perms(flags), 0, 0, 0,
-        0));
+  /**
+   * {@code show_map_vma}: {@code show_vma_header_prefix} (an anonymous VMA has offset, device and
+   * inode 0) then, for a file, the path padded to column 73 ({@code seq_pad}).
+   */
+  private static void header(StringBuilder sb, long start, long end, Vma vma) {
+    long flags = vma.peekFlags();
+    VmFile f = vma.file();
+    int lineStart = sb.length();
+    if (f == null) {
+      sb.append(String.format(Locale.ROOT, "%08x-%08x %s %08x 00:00 0 ", start, end, VmFlags.perms(flags), 0));
+    } else {
+      sb.append(String.format(Locale.ROOT, "%08x-%08x %s %08x %s %d ", start, end, VmFlags.perms(flags),
+          vma.peekPgoff() << 12, f.device(), f.inodeNumber()));
+      while (sb.length() - lineStart < 73) {
+        sb.append(' ');
+      }
+      sb.append(f.path());
+    }
+    sb.append('\n');
   }
 
   /**
@@ -157,10 +190,12 @@ public final class Proc {
     MmStruct mm = p.mm();
     for (VmaTree.Entry<Vma> e : mm.tree().peek().all()) {
       long flags = e.value().peekFlags();
-      header(sb, e.start(), e.end(), flags);
-      long[] rss = residency(mm.pageTables(), e.start(), e.end());
+      header(sb, e.start(), e.end(), e.value());
+      long[] rss = residency(kernel, mm.pageTables(), e.start(), e.end());
       long rssKb = rss[0] * 4;
       long refKb = rss[1] * 4;
+      long anonKb = rss[2] * 4;
+      long sharedKb = rss[3] * 4;
       kb(sb, "Size", (e.end() - e.start()) >> 10);
       kb(sb, "KernelPageSize", 4);
       kb(sb, "MMUPageSize", 4);
@@ -168,11 +203,11 @@ public final class Proc {
       kb(sb, "Pss", rssKb);
       kb(sb, "Pss_Dirty", rssKb);
       kb(sb, "Shared_Clean", 0);
-      kb(sb, "Shared_Dirty", 0);
+      kb(sb, "Shared_Dirty", sharedKb);
       kb(sb, "Private_Clean", 0);
-      kb(sb, "Private_Dirty", rssKb);
+      kb(sb, "Private_Dirty", rssKb - sharedKb);
       kb(sb, "Referenced", refKb);
-      kb(sb, "Anonymous", rssKb);
+      kb(sb, "Anonymous", anonKb);
       kb(sb, "KSM", 0);
       kb(sb, "LazyFree", 0);
       kb(sb, "AnonHugePages", 0);
@@ -214,8 +249,8 @@ public final class Proc {
   }
 
   /** {resident non-special pages, of them accessed} in [start, end), by a lockless peek walk. */
-  private static long[] residency(PageTables pt, long start, long end) {
-    long[] n = new long[2];
+  private static long[] residency(Kernel kernel, PageTables pt, long start, long end) {
+    long[] n = new long[4];
     long a = start;
     while (a < end && a >= start) {
       Peek p = peekEntry(pt, a);
@@ -227,6 +262,12 @@ public final class Proc {
         n[0]++;
         if (Entry.isAccessed(p.entry())) {
           n[1]++;
+        }
+        org.mmlab.mm.page.Page page = kernel.mem().peekPage(Entry.pfn(p.entry()));
+        if (page != null && page.peekFlag(org.mmlab.mm.page.PageFlag.ANON)) {
+          n[2]++;
+        } else if (page != null && page.peekMapcount() >= 1) {
+          n[3]++; // mapped by two PTEs or more: shared
         }
       }
       a = p.next();

@@ -5,6 +5,8 @@ import org.mmlab.explore.Cpu;
 import org.mmlab.explore.Sched;
 import org.mmlab.mm.memory.FaultResult;
 import org.mmlab.mm.mmap.MmSyscalls;
+import org.mmlab.mm.mmap.MmapFile;
+import org.mmlab.mm.shmem.OpenFile;
 import org.mmlab.mm.mmu.Fault;
 import org.mmlab.mm.mmu.Mmu;
 import org.mmlab.mm.mmu.MmuContext;
@@ -46,6 +48,8 @@ public final class Process {
   private final MmStruct mm;
   /** The MMU's view of the mm: TLB tag and generation. Immutable reference. */
   private final MmuContext context;
+  /** The descriptors. Immutable reference. */
+  private final FdTable files;
   /** Set by {@link #exit}; checked by every call. Written and read by the process's own task. */
   private boolean exited;
 
@@ -54,6 +58,7 @@ public final class Process {
     this.pid = pid;
     this.mm = mm;
     this.context = context;
+    this.files = new FdTable(kernel.sched(), "pid" + pid);
   }
 
   /** {@code mm_alloc} and {@code mm_init}: a new process, or null without memory for the PGD. */
@@ -86,6 +91,11 @@ public final class Process {
     return kernel;
   }
 
+  /** The descriptor table. */
+  public FdTable files() {
+    return files;
+  }
+
   public boolean exited() {
     return exited;
   }
@@ -100,7 +110,24 @@ public final class Process {
   /** {@code mmap(2)}; see {@link MmSyscalls#mmap}. */
   public long mmap(long addr, long len, int prot, int flags, int fd, long off) {
     enterSyscall();
-    return sys().mmap(mm, addr, len, prot, flags, fd, off);
+    if ((off & (Uapi.PAGE_SIZE - 1)) != 0) {
+      return Errno.EINVAL.ret();
+    }
+    if ((flags & Uapi.MAP_ANONYMOUS) != 0) {
+      return sys().mmap(mm, addr, len, prot, flags, (MmapFile) null, off);
+    }
+    Object f = files.get(fd);
+    if (f == null) {
+      return Errno.EBADF.ret();
+    }
+    if (!(f instanceof OpenFile file)) {
+      return Errno.ENODEV.ret(); // the terminal cannot be mapped
+    }
+    try {
+      return sys().mmap(mm, addr, len, prot, flags, file, off);
+    } finally {
+      file.put();
+    }
   }
 
   /** {@code munmap(2)}. */
@@ -131,6 +158,74 @@ public final class Process {
   public long mincore(long addr, long len, byte[] vec) {
     enterSyscall();
     return sys().mincore(mm, addr, len, vec);
+  }
+
+  // ------------------------------------------------------------ files (FileCalls)
+
+  /** {@code open(2)} on tmpfs: the new descriptor, or a negative errno. See {@link FileCalls#open}. */
+  public long open(String path, int flags, int mode) {
+    enterSyscall();
+    return FileCalls.open(kernel, files, path, flags, mode);
+  }
+
+  /** {@code memfd_create(2)}. */
+  public long memfdCreate(String name, int flags) {
+    enterSyscall();
+    return FileCalls.memfdCreate(kernel, files, name, flags);
+  }
+
+  /** {@code close(2)}: 0, or EBADF. */
+  public long close(int fd) {
+    enterSyscall();
+    return FileCalls.close(files, fd);
+  }
+
+  /** {@code unlink(2)}. */
+  public long unlink(String path) {
+    enterSyscall();
+    return kernel.tmpfs().unlink(path);
+  }
+
+  /** {@code ftruncate(2)}. */
+  public long ftruncate(int fd, long length) {
+    enterSyscall();
+    return FileCalls.ftruncate(files, fd, length);
+  }
+
+  /** {@code fstat(2)}: fills {@code st} with st_size, st_blocks (512-byte units), st_ino, st_nlink. */
+  public long fstat(int fd, long[] st) {
+    enterSyscall();
+    return FileCalls.fstat(files, fd, st);
+  }
+
+  /** {@code fallocate(2)}. */
+  public long fallocate(int fd, int mode, long offset, long len) {
+    enterSyscall();
+    return FileCalls.fallocate(files, fd, mode, offset, len);
+  }
+
+  /** {@code pread(2)} of {@code buf.length} bytes: the count read (0 at the end), or a negative errno. */
+  public long pread(int fd, byte[] buf, long offset) {
+    enterSyscall();
+    return FileCalls.pread(files, fd, buf, offset);
+  }
+
+  /** {@code pwrite(2)}: the count written, or a negative errno. */
+  public long pwrite(int fd, byte[] data, long offset) {
+    enterSyscall();
+    return FileCalls.pwrite(files, fd, data, offset);
+  }
+
+  /** {@code lseek(2)}: the new offset, or a negative errno. */
+  public long lseek(int fd, long offset, int whence) {
+    enterSyscall();
+    return FileCalls.lseek(files, fd, offset, whence);
+  }
+
+  /** {@code fcntl(2)} with {@code F_ADD_SEALS} or {@code F_GET_SEALS}; other commands: EINVAL. */
+  public long fcntl(int fd, int cmd, long arg) {
+    enterSyscall();
+    return FileCalls.fcntl(files, fd, cmd, arg);
   }
 
   private MmSyscalls sys() {
@@ -305,6 +400,11 @@ public final class Process {
       throw new IllegalStateException("exit_mmap: unmapping everything failed with " + r);
     }
     mm.pageTables().destroy();
+    for (Object f : files.removeAll()) { // exit_files, after exit_mm as in do_exit
+      if (f instanceof OpenFile file) {
+        file.put();
+      }
+    }
     exited = true;
     kernel.forget(this);
   }

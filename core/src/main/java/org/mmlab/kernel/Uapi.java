@@ -81,4 +81,60 @@ public final class Uapi {
   public static final int SEGV_ACCERR = 2;
   public static final int BUS_ADRALN = 1;
   public static final int BUS_ADRERR = 2;
+
+  // open(2) flags (asm-generic/fcntl.h, x86-64)
+  public static final int O_ACCMODE = 3;
+  public static final int O_RDONLY = 0;
+  public static final int O_WRONLY = 1;
+  public static final int O_RDWR = 2;
+  public static final int O_CREAT = 0100;
+  public static final int O_EXCL = 0200;
+  public static final int O_NOCTTY = 0400;
+  public static final int O_TRUNC = 01000;
+  public static final int O_APPEND = 02000;
+  public static final int O_NONBLOCK = 04000;
+  public static final int O_LARGEFILE = 0100000;
+  public static final int O_DIRECTORY = 0200000;
+  public static final int O_NOFOLLOW = 0400000;
+  public static final int O_CLOEXEC = 02000000;
+
+  // lseek(2) whence
+  public static final int SEEK_SET = 0;
+  public static final int SEEK_CUR = 1;
+  public static final int SEEK_END = 2;
+  public static final int SEEK_DATA = 3;
+  public static final int SEEK_HOLE = 4;
+
+  // fallocate(2) modes (linux/falloc.h)
+  public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+  public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+  public static final int FALLOC_FL_NO_HIDE_STALE = 0x04;
+  public static final int FALLOC_FL_COLLAPSE_RANGE = 0x08;
+  public static final int FALLOC_FL_ZERO_RANGE = 0x10;
+  public static final int FALLOC_FL_INSERT_RANGE = 0x20;
+  public static final int FALLOC_FL_UNSHARE_RANGE = 0x40;
+  /** {@code FALLOC_FL_SUPPORTED_MASK}: what {@code vfs_fallocate} knows at all. */
+  public static final int FALLOC_FL_SUPPORTED_MASK = 0x7f;
+
+  // memfd_create(2) flags (linux/memfd.h)
+  public static final int MFD_CLOEXEC = 0x1;
+  public static final int MFD_ALLOW_SEALING = 0x2;
+  public static final int MFD_HUGETLB = 0x4;
+  public static final int MFD_NOEXEC_SEAL = 0x8;
+  public static final int MFD_EXEC = 0x10;
+
+  // fcntl(2) commands and seals (linux/fcntl.h)
+  public static final int F_ADD_SEALS = 1033;
+  public static final int F_GET_SEALS = 1034;
+  public static final int F_SEAL_SEAL = 0x1;
+  public static final int F_SEAL_SHRINK = 0x2;
+  public static final int F_SEAL_GROW = 0x4;
+  public static final int F_SEAL_WRITE = 0x8;
+  public static final int F_SEAL_FUTURE_WRITE = 0x10;
+  public static final int F_SEAL_EXEC = 0x20;
+  /** Every seal {@code F_ADD_SEALS} accepts. */
+  public static final int F_ALL_SEALS = 0x3f;
+
+  /** {@code MAX_LFS_FILESIZE} on 64 bits: the largest file offset. */
+  public static final long MAX_LFS_FILESIZE = Long.MAX_VALUE;
 }

@@ -31,7 +31,23 @@ public enum Command {
   SPAWN("spawn", "= PID", "creates a process with an empty address space; the current process stays current"),
   USE("use PID", "= 0", "makes PID the current process (= -1 ESRCH if there is none)"),
   CAT("cat PATH", "file, then = 0",
-      "prints a /proc file: meminfo, vmstat, PID/maps, PID/smaps (with or without /proc/; = -1 ENOENT if none)");
+      "prints a /proc file: meminfo, vmstat, PID/maps, PID/smaps (with or without /proc/; = -1 ENOENT if none)"),
+  OPEN("open PATH FLAGS [MODE]", "= FD",
+      "open(2) on tmpfs (/dev/shm/NAME). FLAGS: rdonly wronly rdwr creat excl trunc append cloexec, |-joined, or a number; MODE 0644 if left out"),
+  MEMFD("memfd NAME [FLAGS]", "= FD", "memfd_create(2). FLAGS: cloexec allow_sealing, |-joined, or a number; 0 if left out"),
+  CLOSE("close FD", "= 0", "close(2)"),
+  FTRUNCATE("ftruncate FD LEN", "= 0", "ftruncate(2)"),
+  PWRITE("pwrite FD OFF LEN BYTE", "= N", "pwrite(2) of LEN bytes of value BYTE at OFF: the count written"),
+  PREAD("pread FD OFF LEN", "= 0xBB*N ...",
+      "pread(2) of up to LEN bytes at OFF, run-length encoded as read prints them (= alone when nothing was read)"),
+  FALLOCATE("fallocate FD MODE OFF LEN", "= 0",
+      "fallocate(2). MODE: 0, or keep_size punch_hole |-joined, or a number"),
+  LSEEK("lseek FD OFF WHENCE", "= OFF", "lseek(2). WHENCE: set cur end data hole, or a number"),
+  FSTAT("fstat FD", "= size=N blocks=N", "fstat(2): st_size and st_blocks (512-byte units)"),
+  ADD_SEALS("add_seals FD SEALS", "= 0",
+      "fcntl(F_ADD_SEALS). SEALS: seal shrink grow write future_write exec, |-joined, or a number"),
+  GET_SEALS("get_seals FD", "= SEALS", "fcntl(F_GET_SEALS): names in bit order, |-joined (= 0 for none)"),
+  UNLINK("unlink PATH", "= 0", "unlink(2)");
 
   private final String usage;
   private final String result;

@@ -120,7 +120,7 @@ public final class Shell {
   }
 
   /** A malformed line: the message is printed after {@code = ERROR}. */
-  private static final class Usage extends RuntimeException {
+  static final class Usage extends RuntimeException {
     Usage(String message) {
       super(message, null, false, false);
     }
@@ -191,6 +191,10 @@ public final class Shell {
         String file = kernel.proc().read(a.get(0));
         yield file == null ? "= -1 " + Errno.ENOENT.name() : file + "= 0";
       }
+      case OPEN, MEMFD, CLOSE, FTRUNCATE, PWRITE, PREAD, FALLOCATE, LSEEK, FSTAT, ADD_SEALS, GET_SEALS, UNLINK -> {
+        count(c, a, ShellFiles.minArgs(c), ShellFiles.maxArgs(c));
+        yield ShellFiles.run(current, c, a);
+      }
     };
   }
 
@@ -247,11 +251,11 @@ public final class Shell {
   }
 
   /** {@code = N} in decimal, or the errno line. */
-  private static String value(long r) {
+  static String value(long r) {
     return Errno.isError(r) ? errno(r) : "= " + Numbers.dec(r);
   }
 
-  private static String errno(long r) {
+  static String errno(long r) {
     int v = (int) -r;
     return "= -1 " + Errno.of(v).map(Enum::name).orElse("E" + v);
   }
@@ -304,10 +308,10 @@ public final class Shell {
   private static final List<Named> MREMAP_FLAGS = List.of(new Named("maymove", Uapi.MREMAP_MAYMOVE),
       new Named("fixed", Uapi.MREMAP_FIXED), new Named("dontunmap", Uapi.MREMAP_DONTUNMAP));
 
-  private record Named(String name, long value) {}
+  record Named(String name, long value) {}
 
   /** A {@code |}-joined list of names from {@code table} or numbers, OR-ed. */
-  private static long flags(String s, List<Named> table) {
+  static long flags(String s, List<Named> table) {
     long f = 0;
     for (String part : s.split("\\|", -1)) {
       f |= named(part, table, "flag");
@@ -315,7 +319,7 @@ public final class Shell {
     return f;
   }
 
-  private static long named(String word, List<Named> table, String what) {
+  static long named(String word, List<Named> table, String what) {
     if (isNumber(word)) {
       return Numbers.parse(word);
     }

@@ -4,6 +4,8 @@ import java.util.List;
 import org.mmlab.explore.Sched;
 import org.mmlab.explore.Verdict;
 import org.mmlab.explore.VerdictKind;
+import org.mmlab.explore.OpKind;
+import org.mmlab.mm.page.Folio;
 import org.mmlab.mm.page.Gfp;
 import org.mmlab.mm.page.Page;
 import org.mmlab.mm.page.PageFlag;
@@ -15,6 +17,7 @@ import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.pgtable.PageTables.Slot;
 import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmFile;
 import org.mmlab.mm.vma.VmFlags;
 import org.mmlab.sync.Atomic;
 import org.mmlab.sync.Spinlock;
@@ -165,7 +168,10 @@ public final class Faults {
     PageTables pt = vma.mm().pageTables();
     long orig = pt.load(pte);
     if (Entry.isNone(orig)) {
-      return doAnonymousPage(vma, pmd, pte, addr, write, gfp, spec);
+      if (vma.isAnonymous()) {
+        return doAnonymousPage(vma, pmd, pte, addr, write, gfp, spec);
+      }
+      return spec >= 0 ? FaultResult.RETRY : doFault(vma, pmd, pte, addr, write);
     }
     if (!Entry.isPresent(orig)) {
       throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "non-present PTE " + Entry.describe(orig) + " at 0x"
@@ -198,11 +204,19 @@ public final class Faults {
     return spec < 0 || vma.mm().mmapSeqValid(spec);
   }
 
-  /** The bits of a user PTE for {@code vma}: user, writable if asked, NX unless executable. */
+  /** The bits of a user PTE for {@code vma}: user, writable and dirty if asked, NX unless executable. */
   private static long pteFlags(Vma vma, boolean writable) {
+    return pteFlags(vma, writable, writable);
+  }
+
+  /** {@link #pteFlags(Vma, boolean)} with the dirty bit apart from the write bit. */
+  private static long pteFlags(Vma vma, boolean writable, boolean dirty) {
     long f = Entry.USER | Entry.ACCESSED;
     if (writable) {
-      f |= Entry.WRITE | Entry.DIRTY;
+      f |= Entry.WRITE;
+    }
+    if (dirty) {
+      f |= Entry.DIRTY;
     }
     if ((vma.flags() & VmFlags.EXEC) == 0) {
       f |= Entry.NX;
@@ -267,37 +281,159 @@ public final class Faults {
   private FaultResult doWpPage(Vma vma, Slot pmd, Slot pte, Spinlock ptl, long addr, long orig, int gfp,
       long spec) {
     PageTables pt = vma.mm().pageTables();
+    Page old = null;
     if (!Entry.isSpecial(orig)) {
       Page page = mem.pfnToPage(Entry.pfn(orig));
-      if (page.testFlag(PageFlag.ANON) && page.pageMapcount() == 1) {
+      if (page.testFlag(PageFlag.ANON)) {
+        if (page.pageMapcount() == 1) {
+          pt.store(pte, Entry.mkdirty(Entry.mkyoung(Entry.mkwrite(orig))), "wp_page_reuse");
+          ptl.unlock();
+          return FaultResult.HANDLED;
+        }
+        ptl.unlock();
+        throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "write-protect fault on a shared anonymous page at 0x"
+            + Long.toHexString(addr) + ": copy on write after fork is not modelled yet", List.of(), List.of()));
+      }
+      if ((vma.flags() & VmFlags.SHARED) != 0) {
+        // wp_page_shared: a page-cache page of a shared mapping is written in place (shmem has no
+        // page_mkwrite to call); the folio becomes dirty.
         pt.store(pte, Entry.mkdirty(Entry.mkyoung(Entry.mkwrite(orig))), "wp_page_reuse");
         ptl.unlock();
+        page.folio().folioTestSetDirty();
         return FaultResult.HANDLED;
       }
-      ptl.unlock();
-      throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "write-protect fault on a shared anonymous page at 0x"
-          + Long.toHexString(addr) + ": copy on write after fork is not modelled yet", List.of(), List.of()));
+      // A page-cache page in a private mapping: copy it (keeping it alive across the unlock).
+      page.getPage();
+      old = page;
     }
     ptl.unlock();
-    Page page = mem.allocPages(gfp | Gfp.ZERO, 0, "wp_page_copy");
+    Page page = mem.allocPages(gfp | (old == null ? Gfp.ZERO : 0), 0, "wp_page_copy");
     if (page == null) {
+      if (old != null) {
+        old.putPage();
+      }
       return FaultResult.OOM;
+    }
+    if (old != null) {
+      copyUserHighpage(page, old);
     }
     page.folioMarkUptodate();
     ptl.lock();
-    if (!specValid(vma, spec)) {
+    if (!specValid(vma, spec) || pt.load(pte) != orig) {
+      boolean retry = !specValid(vma, spec);
       ptl.unlock();
       page.folioPut();
-      return FaultResult.RETRY;
+      if (old != null) {
+        old.putPage();
+      }
+      return retry ? FaultResult.RETRY : FaultResult.HANDLED;
     }
-    if (pt.load(pte) != orig) {
+    // ptep_clear_flush: no CPU may keep the read-only translation of the zero page or of the
+    // page-cache page.
+    pt.getAndClear(pte, "ptep_clear_flush");
+    vma.mm().flusher().flushTlbRange(addr, addr + 4096);
+    mapNewAnon(vma, pte, page, addr);
+    if (old != null) {
+      unmapFilePage(vma.mm(), old); // folio_remove_rmap_pte: the PTE's reference goes below
+    }
+    ptl.unlock();
+    if (old != null) {
+      old.putPage(); // the reference the copy held
+      old.putPage(); // the reference the old PTE held, after the flush
+    }
+    return FaultResult.HANDLED;
+  }
+
+  /** {@code copy_user_highpage}: the contents of {@code src} into {@code dst}; one point on each. */
+  private void copyUserHighpage(Page dst, Page src) {
+    sched.point(OpKind.READ, src, "copy_user_highpage");
+    sched.point(OpKind.WRITE, dst, "copy_user_highpage");
+    mem.frames().copyPage(dst.pfn(), src.pfn());
+  }
+
+  /** {@code folio_remove_rmap_pte} for a page-cache page and its mm counter; the PTE lock is held. */
+  private static void unmapFilePage(MmStruct mm, Page page) {
+    page.mapcountDec();
+    mm.addShmemRss(-1);
+  }
+
+  // ------------------------------------------------------------ do_fault (file mappings)
+
+  /** {@code linear_page_index}: the file page {@code addr} maps in {@code vma}. */
+  public static long linearPageIndex(Vma vma, long addr) {
+    return vma.pgoff() + ((addr - vma.start()) >>> 12);
+  }
+
+  /**
+   * {@code do_fault}: a PTE that is none in a file mapping (shared anonymous memory included).
+   * A read maps the page-cache page ({@code do_read_fault}); a write to a private mapping copies
+   * it into a new anonymous page ({@code do_cow_fault}); a write to a shared one maps it writable
+   * and dirties it ({@code do_shared_fault}). The file's {@code ->fault} returns the folio locked
+   * with a reference; the reference becomes the PTE's.
+   */
+  private FaultResult doFault(Vma vma, Slot pmd, Slot pte, long addr, boolean write) {
+    VmFile file = vma.file();
+    if (file == null) {
+      throw new IllegalStateException("do_fault on an anonymous VMA");
+    }
+    boolean shared = (vma.flags() & VmFlags.SHARED) != 0;
+    long pgoff = linearPageIndex(vma, addr);
+    Page cow = null;
+    if (write && !shared) {
+      cow = mem.allocPages(Gfp.USER, 0, "do_cow_fault");
+      if (cow == null) {
+        return FaultResult.OOM;
+      }
+    }
+    VmFile.FaultedFolio ff = file.fault(vma, pgoff);
+    Folio folio = ff.folio();
+    if (folio == null) {
+      if (cow != null) {
+        cow.folioPut();
+      }
+      return ff.outcome() == VmFile.Outcome.SIGBUS ? FaultResult.SIGBUS : FaultResult.OOM;
+    }
+    Page page = folio.folioPage(pgoff - folio.headPage().index());
+    if (cow != null) {
+      copyUserHighpage(cow, page);
+      cow.folioMarkUptodate();
+      folio.folioUnlock();
+      folio.folioPut();
+      return finishAnon(vma, pmd, pte, addr, cow);
+    }
+    PageTables pt = vma.mm().pageTables();
+    Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
+    ptl.lock();
+    if (!Entry.isNone(pt.load(pte))) {
+      ptl.unlock();
+      folio.folioUnlock();
+      folio.folioPut();
+      return FaultResult.HANDLED;
+    }
+    // finish_fault / set_pte_range: a shared writable VMA maps the page writable even on a read
+    // (shmem needs no write notification); only a write dirties the PTE.
+    boolean writable = shared && (vma.flags() & VmFlags.WRITE) != 0;
+    page.mapcountInc();
+    vma.mm().addShmemRss(1);
+    pt.store(pte, Entry.make(page.pfn(), pteFlags(vma, writable, write)), "set_pte_at");
+    ptl.unlock();
+    if (write) {
+      folio.folioTestSetDirty();
+    }
+    folio.folioUnlock();
+    return FaultResult.HANDLED;
+  }
+
+  /** The end of {@code do_cow_fault}: maps the new anonymous copy if the PTE is still none. */
+  private FaultResult finishAnon(Vma vma, Slot pmd, Slot pte, long addr, Page page) {
+    PageTables pt = vma.mm().pageTables();
+    Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
+    ptl.lock();
+    if (!Entry.isNone(pt.load(pte))) {
       ptl.unlock();
       page.folioPut();
       return FaultResult.HANDLED;
     }
-    // ptep_clear_flush: no CPU may keep the read-only zero-page translation.
-    pt.getAndClear(pte, "ptep_clear_flush");
-    vma.mm().flusher().flushTlbRange(addr, addr + 4096);
     mapNewAnon(vma, pte, page, addr);
     ptl.unlock();
     return FaultResult.HANDLED;
@@ -312,6 +448,15 @@ public final class Faults {
    * {@code MADV_DONTNEED}) and, for munmap, has the VMA write-locked and detached.
    */
   public void zap(Vma vma, MmuGather tlb, long start, long end) {
+    zap(vma, tlb, start, end, true);
+  }
+
+  /**
+   * {@link #zap(Vma, MmuGather, long, long)} with {@code zap_details}: without
+   * {@code evenCows}, anonymous pages (private copies of file pages) are kept, as a hole punch
+   * keeps them; a truncation removes them too.
+   */
+  public void zap(Vma vma, MmuGather tlb, long start, long end, boolean evenCows) {
     MmStruct mm = vma.mm();
     PageTables pt = mm.pageTables();
     long a = start;
@@ -321,36 +466,78 @@ public final class Faults {
       if (pmd != null) {
         long pmdEntry = pt.load(pmd);
         if (Entry.isPresent(pmdEntry) && !Entry.isHuge(pmdEntry)) {
-          zapPteRange(mm, tlb, pmd, pmdEntry, a, next);
+          zapPteRange(mm, tlb, pmd, pmdEntry, a, next, evenCows);
         }
       }
       a = next;
     }
   }
 
-  private void zapPteRange(MmStruct mm, MmuGather tlb, Slot pmd, long pmdEntry, long start, long end) {
+  private void zapPteRange(MmStruct mm, MmuGather tlb, Slot pmd, long pmdEntry, long start, long end,
+      boolean evenCows) {
     PageTables pt = mm.pageTables();
     Spinlock ptl = pt.pteLockptr(pmd, pmdEntry);
     ptl.lock();
     long anon = 0;
+    long shmem = 0;
     for (long a = start; a < end; a += 4096) {
       Slot pte = pt.lower(pmd, pmdEntry, a);
-      if (Entry.isNone(pt.load(pte))) {
+      long e = pt.load(pte);
+      if (Entry.isNone(e)) {
         continue;
+      }
+      Page page = Entry.isPresent(e) && !Entry.isSpecial(e) ? mem.pfnToPage(Entry.pfn(e)) : null;
+      if (!evenCows && (page == null || page.isAnon())) {
+        continue; // zap_skip_check_mapping: keep private copies (and the zero page)
       }
       long old = pt.getAndClear(pte, "ptep_get_and_clear_full");
       tlb.track(a, a + 4096);
-      if (!Entry.isPresent(old) || Entry.isSpecial(old)) {
+      if (page == null) {
         continue;
       }
-      Page page = mem.pfnToPage(Entry.pfn(old));
       page.mapcountDec();
-      anon++;
+      if (page.isAnon()) {
+        anon++;
+      } else {
+        shmem++;
+        if (Entry.isDirty(old)) {
+          page.folio().folioTestSetDirty(); // folio_mark_dirty for a dirty PTE of a file page
+        }
+      }
       tlb.removeFolio(page, a);
     }
     if (anon > 0) {
       mm.addAnonRss(-anon);
     }
+    if (shmem > 0) {
+      mm.addShmemRss(-shmem);
+    }
     ptl.unlock();
+  }
+
+  /**
+   * {@code unmap_mapping_range}'s walk ({@code unmap_mapping_range_tree}): zaps, in every VMA of
+   * {@code vmas} (the file's {@code i_mmap}), the pages of file pages [first, last]. The caller
+   * holds the file's {@code i_mmap_rwsem} for read, which keeps each VMA's page tables alive
+   * ({@code free_pgtables} unlinks a VMA from {@code i_mmap} before freeing them); no mmap lock is
+   * taken. Each mm's pages are dropped after its TLB flush.
+   */
+  public void unmapMappingRange(List<Vma> vmas, long first, long last, boolean evenCows) {
+    for (Vma vma : vmas) {
+      long vbegin = vma.pgoff();
+      long vpages = (vma.end() - vma.start()) >>> 12;
+      long vend = vbegin + vpages - 1;
+      if (vend < first || vbegin > last) {
+        continue;
+      }
+      long from = Math.max(first, vbegin);
+      long to = Math.min(last, vend);
+      long start = vma.start() + ((from - vbegin) << 12);
+      long end = vma.start() + ((to - vbegin + 1) << 12);
+      MmStruct mm = vma.mm();
+      MmuGather tlb = new MmuGather(mm.pageTables(), mm.flusher());
+      zap(vma, tlb, start, end, evenCows);
+      tlb.finish();
+    }
   }
 }

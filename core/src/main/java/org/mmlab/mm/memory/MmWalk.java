@@ -56,7 +56,7 @@ public final class MmWalk {
     PageTables pt = mm.pageTables();
     pt.check();
     Snapshot<Vma> vmas = mm.tree().peek();
-    long anon = 0;
+    long[] counts = new long[2];
     long prevEnd = 0;
     for (VmaTree.Entry<Vma> v : vmas.ranges(0, Long.MAX_VALUE)) {
       Vma vma = v.value();
@@ -68,36 +68,39 @@ public final class MmWalk {
       prevEnd = v.end();
     }
     for (int i = 0; i < Level.ENTRIES; i++) {
-      anon += walk(mem, mm, pt, new Slot(pt.pgd(), i, Level.PGD), (long) i << Level.PGD.shift(), vmas, maps);
+      walk(mem, mm, pt, new Slot(pt.pgd(), i, Level.PGD), (long) i << Level.PGD.shift(), vmas, maps, counts);
     }
-    if (anon != mm.anonRss()) {
-      throw fail(mm.objectName() + ": MM_ANONPAGES is " + mm.anonRss() + " but " + anon + " anonymous PTEs are present");
+    if (counts[0] != mm.anonRss()) {
+      throw fail(mm.objectName() + ": MM_ANONPAGES is " + mm.anonRss() + " but " + counts[0] + " anonymous PTEs are present");
+    }
+    if (counts[1] != mm.shmemRss()) {
+      throw fail(mm.objectName() + ": MM_SHMEMPAGES is " + mm.shmemRss() + " but " + counts[1] + " shmem PTEs are present");
     }
   }
 
-  private static long walk(PhysMem mem, MmStruct mm, PageTables pt, Slot s, long base, Snapshot<Vma> vmas,
-      Map<Long, Integer> maps) {
+  private static void walk(PhysMem mem, MmStruct mm, PageTables pt, Slot s, long base, Snapshot<Vma> vmas,
+      Map<Long, Integer> maps, long[] counts) {
     long e = pt.peek(s);
     if (!Entry.isPresent(e)) {
       if (!Entry.isNone(e) && s.level() == Level.PTE) {
         throw fail(mm.objectName() + ": unexpected non-present PTE " + Entry.describe(e) + " at 0x" + Long.toHexString(base));
       }
-      return 0;
+      return;
     }
     if (s.level() != Level.PTE && !Entry.isHuge(e)) {
-      long n = 0;
       Slot first = pt.lower(s, e, base);
       for (int i = 0; i < Level.ENTRIES; i++) {
         Level l = first.level();
-        n += walk(mem, mm, pt, new Slot(first.table(), i, l), base + ((long) i << l.shift()), vmas, maps);
+        walk(mem, mm, pt, new Slot(first.table(), i, l), base + ((long) i << l.shift()), vmas, maps, counts);
       }
-      return n;
+      return;
     }
-    if (vmas.lookup(base) == null) {
+    VmaTree.Entry<Vma> in = vmas.lookup(base);
+    if (in == null) {
       throw fail(mm.objectName() + ": PTE " + Entry.describe(e) + " at 0x" + Long.toHexString(base) + " lies in no VMA");
     }
     if (Entry.isSpecial(e)) {
-      return 0;
+      return;
     }
     Page p = mem.peekPage(Entry.pfn(e));
     if (p == null || p.peekFlag(PageFlag.BUDDY) || p.peekRefCount() <= 0) {
@@ -105,7 +108,21 @@ public final class MmWalk {
           + ", which is free");
     }
     maps.merge(p.pfn(), 1, Integer::sum);
-    return p.isAnon() ? 1 : 0;
+    if (p.isAnon()) {
+      counts[0]++;
+      return;
+    }
+    Vma vma = in.value();
+    if (vma.file() == null || p.peekMapping() != vma.file().mapping()) {
+      throw fail(mm.objectName() + ": PTE at 0x" + Long.toHexString(base) + " maps page-cache pfn 0x"
+          + Long.toHexString(p.pfn()) + " of " + p.peekMapping() + ", not of the VMA's file " + vma.file());
+    }
+    long pgoff = vma.peekPgoff() + ((base - vma.peekStart()) >>> 12);
+    if (p.peekIndex() != pgoff) {
+      throw fail(mm.objectName() + ": PTE at 0x" + Long.toHexString(base) + " maps file page " + p.peekIndex()
+          + " where the VMA maps page " + pgoff);
+    }
+    counts[1]++;
   }
 
   private static BugException fail(String what) {

@@ -12,6 +12,7 @@ import org.mmlab.kernel.Uapi;
 import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.Snapshot;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmFile;
 import org.mmlab.mm.vma.VmaTree;
 
 /**
@@ -55,13 +56,16 @@ final class Layout {
     long end;
     long pgoff;
     long flags;
+    /** {@code vm_file}: the same for every piece of a split; merging needs equal files. Immutable. */
+    final @Nullable VmFile file;
     /** The VMA this segment is after commit. */
     @Nullable Vma committed;
     /** Taken out of the copy ({@link Layout#remove}). */
     boolean gone;
 
-    Seg(@Nullable Vma vma, long start, long end, long pgoff, long flags) {
+    Seg(@Nullable Vma vma, long start, long end, long pgoff, long flags, @Nullable VmFile file) {
       this.vma = vma;
+      this.file = file;
       this.origStart = start;
       this.origEnd = end;
       this.origPgoff = pgoff;
@@ -144,7 +148,7 @@ final class Layout {
       whi = Math.max(whi, e.end());
       Vma v = e.value();
       if (loaded.add(v)) {
-        put(new Seg(v, e.start(), e.end(), v.peekPgoff(), v.peekFlags()));
+        put(new Seg(v, e.start(), e.end(), v.peekPgoff(), v.peekFlags(), v.file()));
       }
     }
     windows.add(new long[] {wlo, whi});
@@ -233,7 +237,7 @@ final class Layout {
    */
   Seg splitBelow(Seg s, long addr) {
     checkInside(s, addr);
-    Seg below = new Seg(null, s.start, addr, s.pgoff, s.flags);
+    Seg below = new Seg(null, s.start, addr, s.pgoff, s.flags, s.file);
     setStart(s, addr, s.pgoffAt(addr));
     put(below);
     mapCountDelta++;
@@ -246,7 +250,7 @@ final class Layout {
    */
   Seg splitAbove(Seg s, long addr) {
     checkInside(s, addr);
-    Seg above = new Seg(null, addr, s.end, s.pgoffAt(addr), s.flags);
+    Seg above = new Seg(null, addr, s.end, s.pgoffAt(addr), s.flags, s.file);
     s.end = addr;
     put(above);
     mapCountDelta++;
@@ -284,8 +288,8 @@ final class Layout {
   }
 
   /** A new segment [start, end); the caller has checked that it overlaps nothing. */
-  Seg insert(long start, long end, long pgoff, long flags) {
-    Seg s = new Seg(null, start, end, pgoff, flags);
+  Seg insert(long start, long end, long pgoff, long flags, @Nullable VmFile file) {
+    Seg s = new Seg(null, start, end, pgoff, flags, file);
     put(s);
     mapCountDelta++;
     return s;
@@ -314,18 +318,39 @@ final class Layout {
     }
     for (Seg s : all) {
       Vma v = s.vma;
+      VmFile f = s.file;
       if (v == null) {
-        s.committed = new Vma(mm, s.start, s.end, s.pgoff, s.flags);
+        // vm_area_alloc / vm_area_dup: a new VMA takes a file reference and joins i_mmap
+        // before it is published (vma_link_file, or vma_complete after a split).
+        Vma nv = new Vma(mm, s.start, s.end, s.pgoff, s.flags, f);
+        if (f != null) {
+          f.get();
+          f.linkVma(nv);
+        }
+        s.committed = nv;
         continue;
       }
-      if (s.start != s.origStart || s.pgoff != s.origPgoff) {
-        v.setStart(s.start, s.pgoff);
+      if (!s.changed()) {
+        continue;
       }
-      if (s.end != s.origEnd) {
-        v.setEnd(s.end);
+      // vma_prepare: a linked VMA's range and offset change under i_mmap_rwsem for write.
+      if (f != null) {
+        f.iMmapLockWrite();
       }
-      if (s.flags != s.origFlags) {
-        v.setFlags(s.flags);
+      try {
+        if (s.start != s.origStart || s.pgoff != s.origPgoff) {
+          v.setStart(s.start, s.pgoff);
+        }
+        if (s.end != s.origEnd) {
+          v.setEnd(s.end);
+        }
+        if (s.flags != s.origFlags) {
+          v.setFlags(s.flags);
+        }
+      } finally {
+        if (f != null) {
+          f.iMmapUnlockWrite();
+        }
       }
     }
     List<Vma> gone = new ArrayList<>();

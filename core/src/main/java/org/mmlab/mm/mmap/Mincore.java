@@ -11,16 +11,19 @@ import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.pgtable.PageTables.Slot;
 import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmFile;
 import org.mmlab.sync.Spinlock;
 
 /**
- * {@code mincore} ({@code mm/mincore.c}, Linux 6.12) for anonymous memory: one byte per page,
+ * {@code mincore} ({@code mm/mincore.c}, Linux 6.12): one byte per page,
  * bit 0 set if the page is resident. For anonymous memory resident means a present PTE
  * ({@code mincore_pte_range}): a page written or read since it was mapped, the shared zero page
  * included (a read fault maps it, and it is present); a page never touched, or zapped by
  * {@code MADV_DONTNEED}, has no PTE and reads 0 ({@code __mincore_unmapped_range} finds no file
  * to look in); a {@code PROT_NONE} page keeps its present PTE and reads 1. With no swap there
- * are no swap entries to look up.
+ * are no swap entries to look up. For a file mapping (and shared anonymous memory, which is
+ * shmem) a page without a PTE reads 1 if it is in the file's page cache ({@code mincore_page}):
+ * the page cache says, not the mapping.
  *
  * <p>Like Linux it works in batches of up to 4096 pages ({@code PAGE_SIZE} bytes of vector), each
  * under the mmap lock held for read, and each PTE table under its PTE lock; a batch stops at the
@@ -83,9 +86,9 @@ final class Mincore {
       Slot pmd = pt.walk(a, Level.PMD);
       long pmdEntry = pmd == null ? 0 : pt.load(pmd);
       if (pmd == null || !Entry.isPresent(pmdEntry) || Entry.isHuge(pmdEntry)) {
-        byte resident = (byte) (pmd != null && Entry.isHuge(pmdEntry) ? 1 : 0); // a THP maps every page
+        boolean huge = pmd != null && Entry.isHuge(pmdEntry); // a THP maps every page
         for (; a < next; a += PAGE) {
-          vec[i++] = resident;
+          vec[i++] = (byte) (huge || unmappedResident(vma, a) ? 1 : 0);
         }
         continue;
       }
@@ -94,12 +97,27 @@ final class Mincore {
       try {
         for (; a < next; a += PAGE) {
           long e = pt.load(pt.lower(pmd, pmdEntry, a));
-          vec[i++] = (byte) (Entry.isPresent(e) ? 1 : 0);
+          // mincore_pte_range: a none PTE asks the file (__mincore_unmapped_range), under the PTE lock.
+          vec[i++] = (byte) (Entry.isPresent(e) || Entry.isNone(e) && unmappedResident(vma, a) ? 1 : 0);
         }
       } finally {
         ptl.unlock();
       }
     }
     return (end - addr) >>> Uapi.PAGE_SHIFT;
+  }
+
+  /**
+   * {@code __mincore_unmapped_range} for one page: for a file mapping (shared anonymous memory
+   * included) whether the page is in the file's page cache ({@code mincore_page}); 0 for
+   * anonymous memory.
+   */
+  private static boolean unmappedResident(Vma vma, long addr) {
+    VmFile f = vma.file();
+    if (f == null) {
+      return false;
+    }
+    long pgoff = vma.pgoff() + ((addr - vma.start()) >>> Uapi.PAGE_SHIFT);
+    return f.mincorePage(pgoff);
   }
 }

@@ -1,5 +1,6 @@
 package org.mmlab.mm.mmap;
 
+import org.jspecify.annotations.Nullable;
 import org.mmlab.mm.memory.Faults;
 import org.mmlab.mm.vma.MmStruct;
 
@@ -72,6 +73,8 @@ public final class MmSyscalls {
   private final Faults faults;
   /** The layout, sysctls and rlimits. Immutable. */
   private final MmapLimits limits;
+  /** {@code shmem_zero_setup}; null until a file system provides it (then ENOMEM). Set once at boot. */
+  private @Nullable SharedAnon sharedAnon;
 
   public MmSyscalls(Faults faults, MmapLimits limits) {
     this.faults = faults;
@@ -115,7 +118,26 @@ public final class MmSyscalls {
    * {@code MAP_GROWSDOWN}, {@code MAP_LOCKED}. See {@link Mmap}.
    */
   public long mmap(MmStruct mm, long addr, long len, int prot, int flags, int fd, long off) {
-    return Mmap.mmap(mm, faults, limits, addr, len, prot, flags, fd, off);
+    return Mmap.mmap(mm, faults, limits, addr, len, prot, flags, null, sharedAnon, off);
+  }
+
+  /**
+   * {@code mmap} of {@code file} (the {@code struct file} behind the descriptor; null for
+   * {@code MAP_ANONYMOUS}, or for a descriptor that names no file: EBADF). File mappings follow
+   * the same rules plus {@code do_mmap}'s file checks: EACCES for a map type or protection the
+   * open mode does not allow (a shared writable mapping of a file not opened for writing; any
+   * mapping of a file not opened for reading), EOVERFLOW for an offset whose mapped range would
+   * end beyond {@code MAX_LFS_FILESIZE}, EOPNOTSUPP for {@code MAP_SHARED_VALIDATE} with flags it
+   * does not know, EPERM for a shared writable mapping of a memfd sealed against writes. The
+   * caller keeps its own reference on {@code file}; the VMA takes one.
+   */
+  public long mmap(MmStruct mm, long addr, long len, int prot, int flags, @Nullable MmapFile file, long off) {
+    return Mmap.mmap(mm, faults, limits, addr, len, prot, flags, file, sharedAnon, off);
+  }
+
+  /** Installs the {@code shmem_zero_setup} of the kernel: shared anonymous mappings need shmem. */
+  public void setSharedAnon(SharedAnon factory) {
+    this.sharedAnon = factory;
   }
 
   /**

@@ -55,21 +55,24 @@ final class Mmap {
    * {@code mmap(addr, len, prot, flags, fd, off)}: see {@link MmSyscalls#mmap}. Takes and drops
    * the mmap lock for write, then populates under it for read.
    */
-  static long mmap(MmStruct mm, Faults faults, MmapLimits limits, long addr, long len, int prot, int flags, int fd,
-      long off) {
+  static long mmap(MmStruct mm, Faults faults, MmapLimits limits, long addr, long len, int prot, int flags,
+      @Nullable MmapFile file, @Nullable SharedAnon sharedAnon, long off) {
     if (!aligned(off)) {
       return Errno.EINVAL.ret(); // sys_mmap on x86-64, before anything else
     }
-    if ((flags & Uapi.MAP_ANONYMOUS) == 0) {
-      return Errno.EBADF.ret(); // fget(fd): the model has no files yet
+    boolean anon = (flags & Uapi.MAP_ANONYMOUS) != 0;
+    if (!anon && file == null) {
+      return Errno.EBADF.ret(); // fget(fd) found no file
     }
     if ((flags & Uapi.MAP_HUGETLB) != 0) {
-      return Errno.ENODEV.ret(); // not modelled: Linux would set up a hugetlbfs file here
+      // An anonymous MAP_HUGETLB sets up a hugetlbfs file (not modelled); a file that is not on
+      // hugetlbfs cannot be mapped with it.
+      return anon ? Errno.ENODEV.ret() : Errno.EINVAL.ret();
     }
     Mapped m;
     mm.mmapWriteLock();
     try {
-      m = doMmap(mm, faults, limits, addr, len, prot, flags);
+      m = doMmap(mm, faults, limits, addr, len, prot, flags, anon ? null : file, sharedAnon, off);
     } catch (MmError e) {
       return e.errno.ret();
     } finally {
@@ -81,9 +84,9 @@ final class Mmap {
     return m.addr();
   }
 
-  /** {@code do_mmap} for anonymous memory; the mmap lock is held for write. */
+  /** {@code do_mmap}; the mmap lock is held for write. */
   private static Mapped doMmap(MmStruct mm, Faults faults, MmapLimits limits, long addr, long len, int prot,
-      int flags) {
+      int flags, @Nullable MmapFile file, @Nullable SharedAnon sharedAnon, long off) {
     MmError.check(len != 0, Errno.EINVAL);
     if ((flags & Uapi.MAP_FIXED_NOREPLACE) != 0) {
       flags |= Uapi.MAP_FIXED;
@@ -93,7 +96,8 @@ final class Mmap {
     }
     long alen = pageAlign(len);
     MmError.check(alen != 0, Errno.ENOMEM);
-    // The pgoff overflow check (EOVERFLOW) cannot fire on 64 bits: pgoff < 2^52.
+    long pgoff = off >>> Uapi.PAGE_SHIFT;
+    // The pgoff + pages overflow check (EOVERFLOW): pgoff < 2^52 on 64 bits, it cannot fire.
     MmError.check(mm.mapCount() <= limits.maxMapCount(), Errno.ENOMEM);
     long vmFlags = VmFlags.fromProt(prot) | calcVmFlagBits(flags) | VmFlags.MAYREAD | VmFlags.MAYWRITE
         | VmFlags.MAYEXEC;
@@ -106,28 +110,93 @@ final class Mmap {
       MmError.check(limits.rlimitMemlock() != 0, Errno.EPERM);
       MmError.check(alen <= limits.rlimitMemlock(), Errno.EAGAIN);
     }
-    long pgoff;
-    switch (flags & Uapi.MAP_TYPE) {
-      case Uapi.MAP_SHARED -> {
-        MmError.check((vmFlags & VmFlags.GROWSDOWN) == 0, Errno.EINVAL);
-        throw new MmError(Errno.ENODEV); // shared anonymous memory is shmem: not modelled yet
+    boolean sharedAnonymous = false;
+    if (file != null) {
+      vmFlags = fileMmapFlags(file, flags, vmFlags, alen, pgoff);
+    } else {
+      switch (flags & Uapi.MAP_TYPE) {
+        case Uapi.MAP_SHARED -> {
+          MmError.check((vmFlags & VmFlags.GROWSDOWN) == 0, Errno.EINVAL);
+          pgoff = 0; // shared anonymous memory ignores the offset
+          vmFlags |= VmFlags.SHARED | VmFlags.MAYSHARE;
+          sharedAnonymous = true;
+        }
+        case MAP_DROPPABLE -> {
+          MmError.check((flags & (Uapi.MAP_LOCKED | Uapi.MAP_HUGETLB)) == 0, Errno.EINVAL);
+          MmError.check((vmFlags & VmFlags.GROWSDOWN) == 0, Errno.EINVAL);
+          throw new MmError(Errno.ENODEV); // not modelled
+        }
+        case Uapi.MAP_PRIVATE -> pgoff = addr >>> Uapi.PAGE_SHIFT;
+        default -> throw new MmError(Errno.EINVAL);
       }
-      case MAP_DROPPABLE -> {
-        MmError.check((flags & (Uapi.MAP_LOCKED | Uapi.MAP_HUGETLB)) == 0, Errno.EINVAL);
-        MmError.check((vmFlags & VmFlags.GROWSDOWN) == 0, Errno.EINVAL);
-        throw new MmError(Errno.ENODEV); // not modelled
-      }
-      case Uapi.MAP_PRIVATE -> pgoff = addr >>> Uapi.PAGE_SHIFT;
-      default -> throw new MmError(Errno.EINVAL);
     }
     MmError.check((flags & (Uapi.MAP_GROWSDOWN | Uapi.MAP_LOCKED)) == 0, Errno.ENODEV); // not modelled
     if ((flags & Uapi.MAP_NORESERVE) != 0) {
       vmFlags |= VmFlags.NORESERVE; // honoured unless vm.overcommit_memory = 2, not modelled
     }
-    long got = mmapRegion(mm, faults, limits, addr, alen, vmFlags, pgoff);
+    long got;
+    if (sharedAnonymous) {
+      // shmem_zero_setup: a new unlinked shmem file of the mapping's size backs it.
+      MmapFile shm = sharedAnon == null ? null : sharedAnon.create(alen);
+      MmError.check(shm != null, Errno.ENOMEM);
+      try {
+        got = mmapRegion(mm, faults, limits, addr, alen, vmFlags, pgoff, shm);
+      } finally {
+        shm.put();
+      }
+    } else {
+      got = mmapRegion(mm, faults, limits, addr, alen, vmFlags, pgoff, file);
+    }
     boolean populate = (flags & (Uapi.MAP_POPULATE | Uapi.MAP_NONBLOCK)) == Uapi.MAP_POPULATE;
     return new Mapped(got, populate ? alen : 0);
   }
+
+  /**
+   * The file part of {@code do_mmap}: {@code file_mmap_ok} (EOVERFLOW when the mapped range
+   * would end beyond {@code MAX_LFS_FILESIZE}), the map type against the open mode (EACCES),
+   * {@code MAP_SHARED_VALIDATE}'s unknown flags (EOPNOTSUPP), then the memfd seals. Returns the
+   * VMA flags.
+   */
+  private static long fileMmapFlags(MmapFile file, int flags, long vmFlags, long alen, long pgoff) {
+    long maxsize = Long.MAX_VALUE; // MAX_LFS_FILESIZE: a regular file's limit
+    MmError.check(Long.compareUnsigned(pgoff, (maxsize - alen) >>> Uapi.PAGE_SHIFT) <= 0, Errno.EOVERFLOW);
+    int type = flags & Uapi.MAP_TYPE;
+    if (type == Uapi.MAP_SHARED_VALIDATE) {
+      MmError.check((flags & ~LEGACY_AND_VALIDATED) == 0, Errno.EOPNOTSUPP);
+      MmError.check((flags & Uapi.MAP_SYNC) == 0, Errno.EOPNOTSUPP); // tmpfs is not DAX
+      type = Uapi.MAP_SHARED;
+    }
+    switch (type) {
+      case Uapi.MAP_SHARED -> {
+        MmError.check((vmFlags & VmFlags.WRITE) == 0 || file.writable(), Errno.EACCES);
+        vmFlags |= VmFlags.SHARED | VmFlags.MAYSHARE;
+        if (!file.writable()) {
+          vmFlags &= ~(VmFlags.MAYWRITE | VmFlags.SHARED);
+        }
+        vmFlags = privateChecks(file, vmFlags);
+      }
+      case Uapi.MAP_PRIVATE -> vmFlags = privateChecks(file, vmFlags);
+      default -> throw new MmError(Errno.EINVAL);
+    }
+    long sealed = file.checkSealsMmap(vmFlags);
+    if (sealed < 0) {
+      throw new MmError(Errno.of((int) -sealed).orElse(Errno.EPERM));
+    }
+    return sealed;
+  }
+
+  /** The {@code MAP_PRIVATE} case (which {@code MAP_SHARED} falls through to). */
+  private static long privateChecks(MmapFile file, long vmFlags) {
+    MmError.check(file.readable(), Errno.EACCES);
+    MmError.check((vmFlags & VmFlags.GROWSDOWN) == 0, Errno.EINVAL);
+    return vmFlags;
+  }
+
+  /** {@code LEGACY_MAP_MASK} plus {@code MAP_SYNC}: what {@code MAP_SHARED_VALIDATE} accepts. */
+  private static final int LEGACY_AND_VALIDATED = Uapi.MAP_TYPE | Uapi.MAP_FIXED | Uapi.MAP_ANONYMOUS
+      | Uapi.MAP_DENYWRITE | Uapi.MAP_EXECUTABLE | Uapi.MAP_UNINITIALIZED | Uapi.MAP_GROWSDOWN | Uapi.MAP_LOCKED
+      | Uapi.MAP_NORESERVE | Uapi.MAP_POPULATE | Uapi.MAP_NONBLOCK | Uapi.MAP_STACK | Uapi.MAP_HUGETLB
+      | Uapi.MAP_SYNC | Uapi.MAP_FIXED_NOREPLACE | Uapi.MAP_32BIT;
 
   /** {@code round_hint_to_min}: a hint rounded down to a page, and up to {@code mmap_min_addr}. */
   static long roundHintToMin(long hint, MmapLimits limits) {
@@ -167,22 +236,49 @@ final class Mmap {
    */
   static long mmapRegion(MmStruct mm, Faults faults, MmapLimits limits, long addr, long len, long vmFlags,
       long pgoff) {
-    long end = addr + len;
-    Layout l = new Layout(mm).loadAround(addr, end);
-    VmaOps.Unmap u = VmaOps.unmap(l, addr, end, limits);
-    if (accountable(vmFlags)) {
-      long charged = (len >>> Uapi.PAGE_SHIFT) - accountedPages(u);
-      if (charged > 0) {
-        enoughMemory(mm, limits, charged);
+    return mmapRegion(mm, faults, limits, addr, len, vmFlags, pgoff, null);
+  }
+
+  /**
+   * {@link #mmapRegion(MmStruct, Faults, MmapLimits, long, long, long, long)} for a mapping of
+   * {@code file} (null: anonymous). A shared mapping that may be written is counted in the file's
+   * {@code i_mmap_writable} first ({@code mapping_map_writable}: EPERM under
+   * {@code F_SEAL_WRITE}), for as long as the call runs; the new VMA's own count comes with its
+   * link in {@code i_mmap}.
+   */
+  static long mmapRegion(MmStruct mm, Faults faults, MmapLimits limits, long addr, long len, long vmFlags,
+      long pgoff, @Nullable MmapFile file) {
+    boolean writableShared = file != null && sharedMayWrite(vmFlags);
+    if (writableShared) {
+      MmError.check(file.mapWritable(), Errno.EPERM);
+    }
+    try {
+      long end = addr + len;
+      Layout l = new Layout(mm).loadAround(addr, end);
+      VmaOps.Unmap u = VmaOps.unmap(l, addr, end, limits);
+      if (accountable(vmFlags)) {
+        long charged = (len >>> Uapi.PAGE_SHIFT) - accountedPages(u);
+        if (charged > 0) {
+          enoughMemory(mm, limits, charged);
+        }
+      }
+      VmaOps.mergeNew(l, addr, end, pgoff, vmFlags, file);
+      List<Vma> gone = l.commit();
+      if (u != null) {
+        VmaOps.unmapRegion(mm, faults, u);
+      }
+      VmaOps.freeAll(mm, gone);
+      return addr;
+    } finally {
+      if (writableShared) {
+        file.unmapWritable();
       }
     }
-    VmaOps.mergeNew(l, addr, end, pgoff, vmFlags);
-    List<Vma> gone = l.commit();
-    if (u != null) {
-      VmaOps.unmapRegion(mm, faults, u);
-    }
-    VmaOps.freeAll(mm, gone);
-    return addr;
+  }
+
+  /** {@code is_shared_maywrite}: {@code VM_SHARED} and {@code VM_MAYWRITE}. */
+  public static boolean sharedMayWrite(long vmFlags) {
+    return (vmFlags & (VmFlags.SHARED | VmFlags.MAYWRITE)) == (VmFlags.SHARED | VmFlags.MAYWRITE);
   }
 
   /**

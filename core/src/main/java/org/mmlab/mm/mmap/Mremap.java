@@ -16,6 +16,7 @@ import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.pgtable.PageTables.Slot;
 import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmFile;
 import org.mmlab.mm.vma.VmFlags;
 import org.mmlab.sync.Spinlock;
 
@@ -173,7 +174,8 @@ final class Mremap {
   private static void growInPlace(MmStruct mm, Resize v, long delta) {
     long end = v.end() + delta;
     Layout l = new Layout(mm).load(v.start(), end + PAGE);
-    VmaOps.mergeNew(l, v.end(), end, v.pgoffAt(v.end()), v.flags());
+    Vma vma = mm.vmaLookup(v.start());
+    VmaOps.mergeNew(l, v.end(), end, v.pgoffAt(v.end()), v.flags(), vma == null ? null : vma.file());
     VmaOps.freeAll(mm, l.commit());
   }
 
@@ -258,9 +260,22 @@ final class Mremap {
     long newPgoff = vma.peekPgoff() + ((oldAddr - vma.peekStart()) >>> Uapi.PAGE_SHIFT);
     long newEnd = newAddr + newLen;
     Layout l = new Layout(mm).loadAround(newAddr, newEnd);
-    VmaOps.mergeNew(l, newAddr, newEnd, newPgoff, vmFlags);
+    VmFile file = vma.file();
+    VmaOps.mergeNew(l, newAddr, newEnd, newPgoff, vmFlags, file);
     VmaOps.freeAll(mm, l.commit());
-    if (!movePageTables(mm, oldAddr, newAddr, oldLen)) {
+    // need_rmap_locks: a truncation walking i_mmap must not see a PTE in neither VMA.
+    if (file != null) {
+      file.iMmapLockWrite();
+    }
+    boolean moved;
+    try {
+      moved = movePageTables(mm, oldAddr, newAddr, oldLen);
+    } finally {
+      if (file != null) {
+        file.iMmapUnlockWrite();
+      }
+    }
+    if (!moved) {
       expectZero(VmaOps.doVmiMunmap(mm, faults, limits, newAddr, newLen, false));
       return Errno.ENOMEM.ret();
     }

@@ -11,6 +11,7 @@ import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.Snapshot;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmFile;
 import org.mmlab.mm.vma.VmaTree;
 
 /**
@@ -116,13 +117,30 @@ final class VmaOps {
     for (Seg s : u.segs()) {
       faults.zap(s.vma(), tlb, s.start, s.end);
     }
+    // free_pgtables: each detached VMA leaves its file's i_mmap before the tables that mapped it
+    // are freed, so a truncation walking i_mmap never walks a freed table.
+    for (Seg s : u.segs()) {
+      VmFile f = s.file;
+      if (f != null && s.gone) {
+        f.unlinkVma(s.vma());
+      }
+    }
     pt.freePgtables(tlb, u.start(), u.end(), u.floor(), u.ceiling());
     tlb.finish();
   }
 
-  /** {@code vm_area_free} of each VMA, after a grace period. */
+  /**
+   * {@code remove_vma} of each VMA that left the tree: unlinks it from its file's {@code i_mmap}
+   * if an unmap has not (a VMA merged away), drops its file reference ({@code fput}), and frees it
+   * after a grace period ({@code vm_area_free}).
+   */
   static void freeAll(MmStruct mm, List<Vma> gone) {
     for (Vma v : gone) {
+      VmFile f = v.file();
+      if (f != null) {
+        f.unlinkVma(v);
+        f.put();
+      }
       mm.freeVma(v);
     }
   }
@@ -174,13 +192,16 @@ final class VmaOps {
   // ------------------------------------------------------------ merge
 
   /** {@code is_mergeable_vma} and the pgoff test of {@code can_vma_merge_after}: new range after {@code prev}. */
-  static boolean canMergeAfter(@Nullable Seg prev, long start, long pgoff, long flags) {
-    return prev != null && prev.end == start && prev.flags == flags && prev.pgoff + prev.pages() == pgoff;
+  static boolean canMergeAfter(@Nullable Seg prev, long start, long pgoff, long flags, @Nullable VmFile file) {
+    return prev != null && prev.end == start && prev.flags == flags && prev.file == file
+        && prev.pgoff + prev.pages() == pgoff;
   }
 
   /** {@code can_vma_merge_before}: a range of {@code pages} at {@code pgoff} ending where {@code next} starts. */
-  static boolean canMergeBefore(@Nullable Seg next, long end, long pgoff, long pages, long flags) {
-    return next != null && next.start == end && next.flags == flags && next.pgoff == pgoff + pages;
+  static boolean canMergeBefore(@Nullable Seg next, long end, long pgoff, long pages, long flags,
+      @Nullable VmFile file) {
+    return next != null && next.start == end && next.flags == flags && next.file == file
+        && next.pgoff == pgoff + pages;
   }
 
   /**
@@ -189,12 +210,12 @@ final class VmaOps {
    * one starting at {@code end} (which grows down), or both (the left one absorbs the right one),
    * or becomes a segment of its own. Returns the segment that covers it.
    */
-  static Seg mergeNew(Layout l, long start, long end, long pgoff, long flags) {
+  static Seg mergeNew(Layout l, long start, long end, long pgoff, long flags, @Nullable VmFile file) {
     Seg prev = l.endingAt(start);
     Seg next = l.startingAt(end);
     long pages = (end - start) >>> Uapi.PAGE_SHIFT;
-    boolean left = canMergeAfter(prev, start, pgoff, flags);
-    boolean right = canMergeBefore(next, end, pgoff, pages, flags);
+    boolean left = canMergeAfter(prev, start, pgoff, flags, file);
+    boolean right = canMergeBefore(next, end, pgoff, pages, flags, file);
     if (left && right) {
       prev.end = next.end;
       l.remove(next);
@@ -208,7 +229,7 @@ final class VmaOps {
       l.setStart(next, start, pgoff);
       return next;
     }
-    return l.insert(start, end, pgoff, flags);
+    return l.insert(start, end, pgoff, flags, file);
   }
 
   /**
@@ -230,9 +251,9 @@ final class VmaOps {
     boolean rightSide = end == vma.end;
     long pgoffStart = vma.pgoffAt(start);
     long pglen = (end - start) >>> Uapi.PAGE_SHIFT;
-    boolean mergeLeft = leftSide && prev != vma && canMergeAfter(prev, start, pgoffStart, newFlags);
+    boolean mergeLeft = leftSide && prev != vma && canMergeAfter(prev, start, pgoffStart, newFlags, vma.file);
     Seg next = rightSide ? l.after(vma) : null;
-    boolean mergeRight = canMergeBefore(next, end, pgoffStart, pglen, newFlags);
+    boolean mergeRight = canMergeBefore(next, end, pgoffStart, pglen, newFlags, vma.file);
     if (mergeLeft && mergeRight) {
       prev.end = next.end;
       l.remove(vma);

@@ -431,6 +431,16 @@ public final class Page extends SyncObject implements Folio {
     MAPPING.setRelease(this, anonVma);
   }
 
+  /** {@code mapping} without a scheduling point: checks and reports only. */
+  public @Nullable Object peekMapping() {
+    return MAPPING.getAcquire(this);
+  }
+
+  /** {@code index} without a scheduling point: checks and reports only. */
+  public long peekIndex() {
+    return (long) INDEX.getAcquire(this);
+  }
+
   /** {@code folio_test_anon}. */
   public boolean isAnon() {
     return testFlag(PageFlag.ANON);

@@ -76,11 +76,14 @@ public enum PageFlag {
    * is freed ({@code free_pages_prepare}, else "Bad page state").
    */
   static final int CHECK_AT_FREE = LOCKED.mask() | WRITEBACK.mask() | LRU.mask() | ACTIVE.mask() | PRIVATE.mask()
-      | SWAPBACKED.mask() | UNEVICTABLE.mask() | MLOCKED.mask() | RESERVED.mask() | BUDDY.mask() | TABLE.mask()
+      | UNEVICTABLE.mask() | MLOCKED.mask() | RESERVED.mask() | BUDDY.mask() | TABLE.mask()
       | SLAB.mask() | OFFLINE.mask() | HWPOISON.mask();
 
-  /** Flags cleared when a page is freed ({@code PAGE_FLAGS_CHECK_AT_PREP}): everything else. */
-  static final int CLEAR_AT_FREE = REFERENCED.mask() | UPTODATE.mask() | DIRTY.mask() | HEAD.mask()
+  /**
+   * Flags cleared when a page is freed ({@code PAGE_FLAGS_CHECK_AT_PREP}): everything else.
+   * {@code PG_swapbacked} is among them: anonymous and shmem folios are freed with it set.
+   */
+  static final int CLEAR_AT_FREE = REFERENCED.mask() | UPTODATE.mask() | DIRTY.mask() | HEAD.mask() | SWAPBACKED.mask()
       | ANON_EXCLUSIVE.mask() | WORKINGSET.mask() | ANON.mask();
 
   /** Every flag bit (bits 0..23). */

@@ -84,6 +84,8 @@ public final class MmStruct extends KObject {
   private final Atomic lockMiss;
   /** {@code MM_ANONPAGES}: anonymous pages mapped; changed under the PTE locks, read racily. */
   private final Atomic anonRss;
+  /** {@code MM_SHMEMPAGES}: shmem pages mapped; changed under the PTE locks, read racily. */
+  private final Atomic shmemRss;
   /** How this mm's translations are flushed from every CPU (set by the kernel; none before). */
   private volatile org.mmlab.mm.pgtable.MmuGather.Flusher flusher = (a, b) -> {};
 
@@ -107,6 +109,17 @@ public final class MmStruct extends KObject {
     this.lockAbort = new Atomic(sched, name + ":vma_lock_abort", 0, this);
     this.lockMiss = new Atomic(sched, name + ":vma_lock_miss", 0, this);
     this.anonRss = new Atomic(sched, name + ":MM_ANONPAGES", 0, this);
+    this.shmemRss = new Atomic(sched, name + ":MM_SHMEMPAGES", 0, this);
+  }
+
+  /** {@code add_mm_counter(mm, MM_SHMEMPAGES, n)}. */
+  public void addShmemRss(long n) {
+    shmemRss.addAndGet(n);
+  }
+
+  /** {@code get_mm_counter(mm, MM_SHMEMPAGES)}, without a scheduling point (statistics). */
+  public long shmemRss() {
+    return shmemRss.peek();
   }
 
   /** {@code add_mm_counter(mm, MM_ANONPAGES, n)}. */

@@ -2,6 +2,7 @@ package org.mmlab.mm.vma;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import org.jspecify.annotations.Nullable;
 import org.mmlab.debug.KObject;
 import org.mmlab.debug.LockClass;
 import org.mmlab.explore.OpKind;
@@ -17,6 +18,8 @@ import org.mmlab.sync.RwSem;
  * <h2>Fields and what protects them</h2>
  * <ul>
  *   <li>{@code vm_mm}: immutable.</li>
+ *   <li>{@code vm_file}: immutable (the model never swaps a VMA's file, as {@code mmap_region}
+ *       may for a driver); null for anonymous memory. The VMA holds a reference on it.</li>
  *   <li>{@code vm_start}, {@code vm_end}, {@code vm_pgoff}, {@code vm_flags}: written with the
  *       mmap lock held for write and the VMA write-locked ({@code vma_start_write}); read under
  *       the mmap lock, under the VMA read lock, or racily under RCU and re-checked after
@@ -88,6 +91,8 @@ public final class Vma extends KObject {
   }
 
   private final MmStruct mm;
+  /** {@code vm_file}, or null for anonymous memory. Immutable. */
+  private final @Nullable VmFile file;
   private final Fields fields;
   private final RwSem vmLock;
   private final Atomic vmLockSeq;
@@ -98,9 +103,18 @@ public final class Vma extends KObject {
    * ({@code vm_lock_seq} starts at -1: not write-locked).
    */
   public Vma(MmStruct mm, long start, long end, long pgoff, long flags) {
+    this(mm, start, end, pgoff, flags, null);
+  }
+
+  /**
+   * A new, detached VMA mapping {@code file} (null: anonymous) from page {@code pgoff}. The
+   * caller has taken the VMA's reference on the file ({@link VmFile#get}).
+   */
+  public Vma(MmStruct mm, long start, long end, long pgoff, long flags, @Nullable VmFile file) {
     super(mm.sched(), "vma", mm.objectName() + ":" + Long.toHexString(start));
     Sched s = mm.sched();
     this.mm = mm;
+    this.file = file;
     this.fields = new Fields(s, this, start, end, pgoff, flags);
     this.vmLock = new RwSem(s, "vm_lock@" + objectName(), VM_LOCK, this);
     this.vmLockSeq = new Atomic(s, "vm_lock_seq@" + objectName(), -1, this);
@@ -110,6 +124,24 @@ public final class Vma extends KObject {
   /** {@code vma->vm_mm}. Immutable. */
   public MmStruct mm() {
     return mm;
+  }
+
+  /** {@code vma->vm_file}: null for anonymous memory. Immutable. */
+  public @Nullable VmFile file() {
+    return file;
+  }
+
+  /** {@code vma_is_anonymous}, as the model has no special mappings: no file. */
+  public boolean isAnonymous() {
+    return file == null;
+  }
+
+  /**
+   * {@code vma_is_shmem} or shared anonymous memory: a VMA whose pages are shmem folios in a page
+   * cache.
+   */
+  public boolean isShmem() {
+    return file != null && file.isShmem();
   }
 
   public Fields fields() {

@@ -72,8 +72,8 @@ class ErrnoTableTest extends MachineTest {
             x -> x.sys.mmap(x.mm, 0, PAGE, RW, Uapi.MAP_PRIVATE, 3, 1)),
         c("mmap MAP_LOCKED beyond RLIMIT_MEMLOCK", Errno.EAGAIN,
             x -> x.sys.mmap(x.mm, 0, 9L << 20, RW, ANON | Uapi.MAP_LOCKED, -1, 0)),
-        c("mmap MAP_SHARED|MAP_ANONYMOUS (not modelled)", Errno.ENODEV,
-            x -> x.sys.mmap(x.mm, 0, PAGE, RW, Uapi.MAP_SHARED | Uapi.MAP_ANONYMOUS, -1, 0)),
+        c("mmap MAP_SHARED|MAP_ANONYMOUS|MAP_GROWSDOWN", Errno.EINVAL,
+            x -> x.sys.mmap(x.mm, 0, PAGE, RW, Uapi.MAP_SHARED | Uapi.MAP_ANONYMOUS | Uapi.MAP_GROWSDOWN, -1, 0)),
         c("mmap MAP_SHARED|MAP_ANONYMOUS|MAP_FIXED_NOREPLACE over A: EEXIST first", Errno.EEXIST,
             x -> x.sys.mmap(x.mm, A, PAGE, RW, Uapi.MAP_SHARED | Uapi.MAP_ANONYMOUS | Uapi.MAP_FIXED_NOREPLACE, -1, 0)),
         // munmap(2)
