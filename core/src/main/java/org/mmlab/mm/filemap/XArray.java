@@ -786,6 +786,13 @@ public final class XArray {
         first = next;
       }
     }
+    if (entry != null && (value != first instanceof Value)) {
+      // Siblings after max still name the first slot, which now holds the new entry: their
+      // value-ness changed with it (the kernel counts only the slots it writes).
+      for (int o = off + 1; o < SIZE && n.read(o, "xas_store") instanceof Sibling s && s.offset() == offset; o++) {
+        values += value ? 1 : -1;
+      }
+    }
     if (entry == RETRY_ENTRY) {
       retryEntries++;
     }
