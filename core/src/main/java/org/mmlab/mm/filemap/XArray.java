@@ -495,12 +495,24 @@ public final class XArray {
         }
         continue;
       }
-      return new Found(base + ((long) canon << n.shift), orderAt(n, canon), e);
+      int order = orderAt(n, canon);
+      if (n.read(canon, "xas_get_order") != e || n.isDead()) {
+        // The siblings were counted while the entry was being replaced, erased or freed.
+        return new Restart(Math.max(from, slotStart));
+      }
+      return new Found(base + ((long) canon << n.shift), order, e);
     }
     return null;
   }
 
-  /** {@code xas_get_order}: the order of the entry in slot {@code canon} of {@code n}, from its siblings. */
+  /**
+   * {@code xas_get_order}: the order of the entry in slot {@code canon} of {@code n}, from its
+   * siblings. Under RCU the count races with a writer replacing or erasing the entry (it
+   * clears the first slot, then the siblings) or freeing the node (siblings become retry
+   * entries); the caller re-reads the first slot and the node's state afterwards and restarts
+   * if either changed, so a {@link Found}'s order always belongs to its entry. (The kernel
+   * leaves this to its callers, which use {@code folio_order} instead.)
+   */
   private static int orderAt(XaNode n, int canon) {
     int sibs = 0;
     for (int o = canon + 1; o < SIZE; o++) {
