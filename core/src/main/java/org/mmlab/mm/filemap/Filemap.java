@@ -50,7 +50,7 @@ public final class Filemap {
       while (true) {
         Object e = xa.load(index);
         if (XArray.isRetry(e)) {
-          sched.retry("filemap_get_entry: xas_retry", xa);
+          sched.retry("filemap_get_entry: xas_retry", xa.lock());
           continue;
         }
         if (e == null || XArray.isValue(e)) {
@@ -63,7 +63,7 @@ public final class Filemap {
         }
         if (xa.load(index) != e) {
           folio.folioPut();
-          sched.retry("filemap_get_entry: xas_reload", xa);
+          sched.retry("filemap_get_entry: xas_reload", xa.lock());
           continue;
         }
         return folio;
@@ -91,7 +91,7 @@ public final class Filemap {
       }
       folio.folioUnlock();
       folio.folioPut();
-      m.sched().retry("__filemap_get_folio: folio->mapping changed under the lock", m.iPages());
+      m.sched().retry("__filemap_get_folio: folio->mapping changed under the lock", m.iPages().lock());
     }
   }
 

@@ -1,15 +1,30 @@
 /**
- * The page cache: the XArray ({@code lib/xarray.c}) and the {@code address_space} with its
- * lookups ({@code mm/filemap.c}).
+ * The page cache: the RCU-safe {@link org.mmlab.mm.filemap.XArray} behind {@code i_pages}
+ * and the {@code address_space} with its lookups, insertion, removal and seek hole/data.
+ * Kernel counterparts: {@code lib/xarray.c}, {@code include/linux/xarray.h},
+ * {@code mm/filemap.c}.
  *
  * <table>
  *   <caption>Kernel names and their Java counterparts</caption>
  *   <tr><th>kernel</th><th>here</th></tr>
- *   <tr><td>{@code struct xarray}</td><td>{@code XArray}</td></tr>
- *   <tr><td>{@code struct address_space}</td><td>{@code AddressSpace}</td></tr>
- *   <tr><td>{@code filemap_get_entry}, {@code __filemap_get_folio}, {@code filemap_add_folio},
- *       {@code __filemap_remove_folio}, {@code filemap_get_incore_folio},
- *       {@code mapping_seek_hole_data}</td><td>{@code Filemap}</td></tr>
+ *   <tr><td>{@code struct xarray}, {@code xa_init_flags}</td><td>{@code XArray}, its constructor</td></tr>
+ *   <tr><td>{@code xa_lock} / {@code xa_lock_irq}</td><td>{@code XArray.lock()}</td></tr>
+ *   <tr><td>{@code struct xa_node}</td><td>{@code XaNode} (package-private)</td></tr>
+ *   <tr><td>{@code XA_RETRY_ENTRY}, {@code xa_is_retry}</td><td>{@code XArray.RETRY_ENTRY}, {@code XArray.isRetry}</td></tr>
+ *   <tr><td>{@code xa_mk_value}, {@code xa_is_value}, {@code xa_to_value}</td><td>{@code XArray.mkValue}, {@code isValue}, {@code toValue}</td></tr>
+ *   <tr><td>{@code XA_MARK_0..2}</td><td>{@code XArray.MARK_0..2}</td></tr>
+ *   <tr><td>{@code xas_load} (as {@code filemap_get_entry} uses it)</td><td>{@code XArray.load}</td></tr>
+ *   <tr><td>{@code xa_find}, {@code xas_find}</td><td>{@code XArray.find}</td></tr>
+ *   <tr><td>{@code xa_find} with a mark, {@code xas_find_marked}</td><td>{@code XArray.findMarked}</td></tr>
+ *   <tr><td>{@code xas_store} with {@code XA_STATE_ORDER}, {@code xa_store_order}, {@code xa_erase}</td><td>{@code XArray.store}</td></tr>
+ *   <tr><td>{@code xa_set_mark}, {@code xa_clear_mark}, {@code xa_get_mark}</td><td>{@code XArray.setMark}, {@code clearMark}, {@code getMark}</td></tr>
+ *   <tr><td>{@code xas_expand}, {@code xas_shrink}, {@code xas_delete_node}, {@code xas_free_nodes}</td><td>private helpers of {@code XArray}</td></tr>
+ *   <tr><td>validity checks of {@code lib/test_xarray.c}</td><td>{@code XArray.check}, {@code XArrayCheck}</td></tr>
+ *   <tr><td>{@code struct address_space}, {@code vma_link_file}, {@code unlink_file_vma},
+ *       {@code mapping_map_writable}, {@code mapping_deny_writable}</td><td>{@code AddressSpace}</td></tr>
+ *   <tr><td>{@code filemap_get_entry}, {@code filemap_lock_folio}, {@code filemap_get_incore_folio},
+ *       {@code __filemap_add_folio}, {@code filemap_remove_folio},
+ *       {@code mapping_seek_hole_data}, {@code folio_zero_range}</td><td>{@code Filemap}</td></tr>
  * </table>
  */
 @NullMarked

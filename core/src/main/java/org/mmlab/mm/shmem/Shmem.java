@@ -111,7 +111,7 @@ public final class Shmem {
       if (!Filemap.addFolio(m, p, index)) {
         p.folioUnlock();
         p.folioPut();
-        sched.retry("shmem_add_to_page_cache: -EEXIST", m.iPages());
+        sched.retry("shmem_add_to_page_cache: -EEXIST", m.iPages().lock());
         continue;
       }
       if (sgp == Sgp.CACHE) {

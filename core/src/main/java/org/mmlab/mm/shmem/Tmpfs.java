@@ -254,6 +254,9 @@ public final class Tmpfs implements SharedAnon {
     } finally {
       inodeListLock.unlock();
     }
+    // destroy_inode: the mapping (and so its XArray's walk) is gone; a later use is a use-after-free.
+    inode.mapping().free();
+    inode.free();
   }
 
   // ------------------------------------------------------------ walks and statistics
