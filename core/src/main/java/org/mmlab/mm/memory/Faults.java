@@ -23,13 +23,15 @@ import org.mmlab.sync.Atomic;
 import org.mmlab.sync.Spinlock;
 
 /**
- * The fault path for anonymous private memory and the unmapping of pages.
+ * The fault path (anonymous memory, and file mappings through the file's {@code ->fault}) and
+ * the unmapping of pages ({@code zap}, {@code unmap_mapping_range}).
  *
  * <h2>Contents</h2>
  * {@link #userFault} ({@code do_user_addr_fault}: which lock, which VMA, the access check);
  * {@link #handleMmFault} ({@code __handle_mm_fault}: tables down to the PTE);
- * {@code handlePteFault}, {@code doAnonymousPage}, {@code doWpPage}; {@link #zap}
- * ({@code zap_page_range_single}).
+ * {@code handlePteFault}, {@code doAnonymousPage}, {@code doFault} ({@code do_read_fault},
+ * {@code do_cow_fault}, {@code do_shared_fault}), {@code doWpPage}; {@link #zap}
+ * ({@code zap_page_range_single}), {@link #unmapMappingRange}.
  *
  * <h2>Locking</h2>
  * <pre>
@@ -37,6 +39,8 @@ import org.mmlab.sync.Spinlock;
  *   mm-&gt;page_table_lock / split PMD lock        (table allocation, in PageTables)
  *   split PTE lock                               (installing or changing a PTE)
  *     zone-&gt;lock                                 (never: pages are allocated before the PTE lock)
+ * folio lock (file faults: taken by the file's -&gt;fault, held across the PTE lock, dropped after)
+ * i_mmap_rwsem (unmap_mapping_range, read) -&gt; PTE lock
  * </pre>
  * A PTE is read locklessly first ({@code pte_offset_map} then {@code ptep_get}) and checked
  * again under the PTE lock before it is changed: another CPU may have faulted the same page in

@@ -14,22 +14,24 @@ import org.mmlab.mm.vma.Vma;
 import org.mmlab.mm.vma.VmFlags;
 
 /**
- * {@code mmap} for anonymous private memory: {@code ksys_mmap_pgoff}, {@code do_mmap} and
- * {@code mmap_region} ({@code mm/mmap.c}, {@code mm/vma.c}), then {@code mm_populate} for
- * {@code MAP_POPULATE}. The order of the checks, and so which errno wins when several apply, is
- * the kernel's (Linux 6.12).
+ * {@code mmap}: {@code ksys_mmap_pgoff}, {@code do_mmap} and {@code mmap_region}
+ * ({@code mm/mmap.c}, {@code mm/vma.c}), then {@code mm_populate} for {@code MAP_POPULATE}. The
+ * order of the checks, and so which errno wins when several apply, is the kernel's (Linux 6.12).
  *
  * <h2>What is modelled, and what returns ENODEV</h2>
- * Private anonymous mappings with {@code MAP_FIXED}, {@code MAP_FIXED_NOREPLACE}, a hint,
- * {@code MAP_POPULATE} (with {@code MAP_NONBLOCK} cancelling it), {@code MAP_NORESERVE},
- * {@code MAP_32BIT} and {@code MAP_STACK} ({@code VM_NOHUGEPAGE}, as since 6.7). A file
- * descriptor fails with EBADF: no files exist yet. These are valid in Linux but need layers that
- * come later, and return <b>ENODEV</b> ("not modelled") once every check Linux makes before
- * them has passed, so that invalid arguments still get Linux's errno:
+ * Private anonymous mappings; shared anonymous mappings (a new unlinked shmem file each,
+ * {@code shmem_zero_setup}, through {@link SharedAnon}); private and shared mappings of tmpfs
+ * files and memfds ({@link MmapFile}: the open mode against the map type, EACCES; the offset
+ * range, EOVERFLOW; {@code MAP_SHARED_VALIDATE}'s unknown flags, EOPNOTSUPP; the memfd seals,
+ * EPERM). With {@code MAP_FIXED}, {@code MAP_FIXED_NOREPLACE}, a hint, {@code MAP_POPULATE} (with
+ * {@code MAP_NONBLOCK} cancelling it), {@code MAP_NORESERVE}, {@code MAP_32BIT} and
+ * {@code MAP_STACK} ({@code VM_NOHUGEPAGE}, as since 6.7). These are valid in Linux but need
+ * layers that come later, and return <b>ENODEV</b> ("not modelled") once every check Linux makes
+ * before them has passed, so that invalid arguments still get Linux's errno:
  * <ul>
- *   <li>{@code MAP_SHARED|MAP_ANONYMOUS} (shmem; a later issue),</li>
  *   <li>{@code MAP_DROPPABLE} (6.11),</li>
- *   <li>{@code MAP_HUGETLB} (hugetlbfs; checked first, as Linux sets up its file first),</li>
+ *   <li>{@code MAP_HUGETLB} of anonymous memory (hugetlbfs; checked first, as Linux sets up its
+ *       file first; with a tmpfs file it is EINVAL, as in Linux),</li>
  *   <li>{@code MAP_GROWSDOWN} (stack VMAs and their guard gap),</li>
  *   <li>{@code MAP_LOCKED} (mlock; after the {@code RLIMIT_MEMLOCK} check, which gives EAGAIN
  *       for a mapping larger than the limit, nothing being locked yet).</li>
@@ -37,8 +39,8 @@ import org.mmlab.mm.vma.VmFlags;
  * {@code MAP_SHARED_VALIDATE} with {@code MAP_ANONYMOUS} is EINVAL, as in Linux (the anonymous
  * path knows only {@code MAP_SHARED}, {@code MAP_PRIVATE} and {@code MAP_DROPPABLE}).
  * {@code MAP_SYNC}, {@code MAP_DENYWRITE}, {@code MAP_EXECUTABLE}, {@code MAP_UNINITIALIZED} and
- * unknown bits are ignored for anonymous memory (Linux would set {@code VM_SYNC} for
- * {@code MAP_SYNC}, which only changes what merges).
+ * unknown bits are ignored for anonymous memory and for {@code MAP_SHARED}/{@code MAP_PRIVATE}
+ * file mappings; tmpfs is not mounted {@code noexec} here.
  *
  * <p>Stateless.
  */

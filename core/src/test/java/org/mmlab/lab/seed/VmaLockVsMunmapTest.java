@@ -34,10 +34,18 @@ class VmaLockVsMunmapTest {
       ExploreResult r = explorer("rcu-only", Explorer.Config.defaults().withSeed(seed).withExecutions(100_000)
           .withTimeLimit(Duration.ofSeconds(60))).explore(null);
       System.out.printf("seed 0x%x: %s at execution %d, %d ms%n", seed, r.verdictId(), r.bugAtExecution(), r.elapsedMillis());
-      assertThat(r.verdictId()).as("seed 0x%x", seed).isEqualTo("use-after-free");
       assertThat(r.found().replayIdentical()).isTrue();
-      assertThat(r.verdict().headline()).containsAnyOf("pmd table", "pud table", "pte table");
       millis.add(r.elapsedMillis());
+      if (r.verdictId().equals("wrong-result")) {
+        // The race's other outcome (DESIGN §5: "use-after-free or leak"): the fault found the VMA
+        // under RCU before munmap removed it and allocated a fresh table chain after
+        // free_pgtables ran, into an empty PGD slot no VMA covers any more: leaked tables.
+        // Seed 0x8 finds it first (at execution 127) since mm_struct gained MM_SHMEMPAGES.
+        assertThat(r.verdict().headline()).as("seed 0x%x", seed).contains("page tables left");
+        continue;
+      }
+      assertThat(r.verdictId()).as("seed 0x%x", seed).isEqualTo("use-after-free");
+      assertThat(r.verdict().headline()).containsAnyOf("pmd table", "pud table", "pte table");
       if (seed == Explorer.DEFAULT_SEED) {
         System.out.println(TextReport.render(r.found(), false));
       }
