@@ -59,7 +59,7 @@ final class FileCalls {
     return 0;
   }
 
-  /** The file behind {@code fd} with a reference, or null with {@code err[0]} the errno to return. */
+  /** {@code fget}: the file behind {@code fd} (an open file with a reference), or null (EBADF). */
   private static Object fget(FdTable files, int fd) {
     return files.get(fd);
   }
