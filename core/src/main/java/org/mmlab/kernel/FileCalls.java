@@ -106,7 +106,7 @@ final class FileCalls {
     try {
       ShmemInode inode = f.inode();
       st[0] = inode.size();
-      st[1] = inode.mapping().nrpages() * (Uapi.PAGE_SIZE / 512);
+      st[1] = inode.blocks();
       st[2] = inode.ino();
       st[3] = inode.linked() ? 1 : 0;
       return 0;

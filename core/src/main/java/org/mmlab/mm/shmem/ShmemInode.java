@@ -152,9 +152,9 @@ public final class ShmemInode extends KObject {
     return nlink.peek() != 0;
   }
 
-  /** {@code st_blocks}: 512-byte blocks allocated, every cached page counting 8. */
-  public long peekBlocks() {
-    return mapping.peekNrpages() * (Uapi.PAGE_SIZE / 512);
+  /** {@code st_blocks}: 512-byte blocks allocated, every cached page counting 8. A scheduling point. */
+  public long blocks() {
+    return mapping.nrpages() * (Uapi.PAGE_SIZE / 512);
   }
 
   @Override

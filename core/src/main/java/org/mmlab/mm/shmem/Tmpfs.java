@@ -12,7 +12,6 @@ import org.mmlab.explore.VerdictKind;
 import org.mmlab.kernel.Errno;
 import org.mmlab.kernel.Uapi;
 import org.mmlab.mm.filemap.AddressSpace;
-import org.mmlab.mm.filemap.Filemap;
 import org.mmlab.mm.memory.Faults;
 import org.mmlab.mm.mmap.MmapFile;
 import org.mmlab.mm.mmap.SharedAnon;
@@ -91,8 +90,8 @@ public final class Tmpfs implements SharedAnon {
 
   // ------------------------------------------------------------ namespace
 
-  /** The name of {@code path} inside its mount, or a negative errno. */
-  private long checkPath(String path, String[] nameOut) {
+  /** 0 if {@code path} names a file directly inside a mount (the directory key is the path), or a negative errno. */
+  private long checkPath(String path) {
     if (path.isEmpty()) {
       return Errno.ENOENT.ret();
     }
@@ -110,7 +109,6 @@ public final class Tmpfs implements SharedAnon {
         if (name.isEmpty() || name.contains("/") || name.equals(".") || name.equals("..")) {
           return Errno.ENOENT.ret(); // no subdirectories are modelled
         }
-        nameOut[0] = path;
         return 0;
       }
     }
@@ -124,28 +122,27 @@ public final class Tmpfs implements SharedAnon {
    * {@code O_TRUNC} meets {@code F_SEAL_SHRINK}, ENOMEM).
    */
   public Object open(String path, int flags, int mode) {
-    String[] name = new String[1];
-    long r = checkPath(path, name);
+    long r = checkPath(path);
     if (r < 0) {
       return r;
     }
     ShmemInode inode;
     dirLock.lock();
     try {
-      inode = dir.get(name[0]);
+      inode = dir.get(path);
       if (inode == null) {
         if ((flags & Uapi.O_CREAT) == 0) {
           return Errno.ENOENT.ret();
         }
-        inode = newInode(name[0], Uapi.F_SEAL_SEAL, true);
-        dir.put(name[0], inode);
+        inode = newInode(path, Uapi.F_SEAL_SEAL, true);
+        dir.put(path, inode);
       } else if ((flags & (Uapi.O_CREAT | Uapi.O_EXCL)) == (Uapi.O_CREAT | Uapi.O_EXCL)) {
         return Errno.EEXIST.ret();
       }
     } finally {
       dirLock.unlock();
     }
-    OpenFile f = new OpenFile(inode, flags, name[0]);
+    OpenFile f = new OpenFile(inode, flags, path);
     int acc = flags & Uapi.O_ACCMODE;
     if ((flags & Uapi.O_TRUNC) != 0 && (acc == Uapi.O_WRONLY || acc == Uapi.O_RDWR)) {
       inode.iRwsem().downWrite();
@@ -165,15 +162,14 @@ public final class Tmpfs implements SharedAnon {
 
   /** {@code unlink(path)}: ENOENT, EISDIR for a mount point. The data lives while open or mapped. */
   public long unlink(String path) {
-    String[] name = new String[1];
-    long r = checkPath(path, name);
+    long r = checkPath(path);
     if (r < 0) {
       return r;
     }
     ShmemInode inode;
     dirLock.lock();
     try {
-      inode = dir.remove(name[0]);
+      inode = dir.remove(path);
       if (inode == null) {
         return Errno.ENOENT.ret();
       }
@@ -320,10 +316,5 @@ public final class Tmpfs implements SharedAnon {
 
   private static BugException fail(String what) {
     return new BugException(Verdict.of(VerdictKind.INVARIANT, what, List.of("page cache consistency walk"), List.of()));
-  }
-
-  /** For tests: {@code filemap} lookup of a cached page without a reference kept. */
-  public static boolean cached(ShmemInode inode, long index) {
-    return Filemap.incore(inode.mapping(), index);
   }
 }
