@@ -51,7 +51,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * <pre>
  * ./mmlab build &amp;&amp; java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED \
  *   --add-opens java.base/java.lang=ALL-UNNAMED --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC -Xmn64m \
- *   -cp bench/target/benchmarks.jar org.mmlab.bench.MmapFaultMunmapBench
+ *   -cp bench/target/benchmarks.jar org.mmlab.bench.MmapFaultMunmapBench [VMAS...]
  * </pre>
  * Kernel counterparts: {@code do_mmap}, {@code handle_mm_fault} ({@code do_anonymous_page}),
  * {@code do_vmi_munmap}.
@@ -118,13 +118,15 @@ public class MmapFaultMunmapBench {
     return round(BASE + (2 * i + 1) * PAGE);
   }
 
-  /** Per-thread CPU time per round, median and minimum over batches, for every size and shape (see the class notes). */
+  /** Per-thread CPU time per round, median and minimum over batches, for every size (or those given as arguments) and shape (see the class notes). */
   public static void main(String[] args) {
     java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
     int warm = 20_000;
     int batches = 31;
     int perBatch = 2_000;
-    for (int n : new int[] {100, 10_000, 100_000}) {
+    int[] sizes = args.length == 0 ? new int[] {100, 10_000, 100_000}
+        : java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray();
+    for (int n : sizes) {
       MmapFaultMunmapBench b = new MmapFaultMunmapBench();
       b.vmas = n;
       b.boot();
