@@ -271,13 +271,13 @@ public final class PhysMem {
     if (nid >= nodes.length || nid < NUMA_NO_NODE) {
       throw new IllegalArgumentException("no node " + nid);
     }
+    Cpu cpu = sched.cpu();
     if (Gfp.allowsBlocking(gfp)) {
-      MightSleep.check(sched, "alloc_pages with __GFP_DIRECT_RECLAIM (GFP_KERNEL)");
+      MightSleep.check(sched, cpu, "alloc_pages with __GFP_DIRECT_RECLAIM (GFP_KERNEL)");
     }
     if (failHook.shouldFail(site, order)) {
       return null;
     }
-    Cpu cpu = sched.cpu();
     int preferred = nid >= 0 ? nid : localNode(cpu);
     Page page = getPageFromFreelist(preferred, gfp, order, cpu);
     if (page == null) {
