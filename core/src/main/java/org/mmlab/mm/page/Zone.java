@@ -263,18 +263,15 @@ public final class Zone extends SyncObject {
   private PerCpuPages createPcp(Cpu cpu) {
     int i = cpu.id + 1;
     lock.lock();
-    try {
-      PerCpuPages[] all = (PerCpuPages[]) PCPS.getAcquire(this);
-      if (i >= all.length) {
-        all = Arrays.copyOf(all, Math.max(i + 1, Math.max(4, all.length * 2)));
-        PCPS.setRelease(this, all);
-      }
-      PerCpuPages p = new PerCpuPages(sched, this, cpu.id, pcpBatch, pcpHigh);
-      PCP_SLOT.setRelease(all, i, p);
-      return p;
-    } finally {
-      lock.unlock();
+    PerCpuPages[] all = (PerCpuPages[]) PCPS.getAcquire(this);
+    if (i >= all.length) {
+      all = Arrays.copyOf(all, Math.max(i + 1, Math.max(4, all.length * 2)));
+      PCPS.setRelease(this, all);
     }
+    PerCpuPages p = new PerCpuPages(sched, this, cpu.id, pcpBatch, pcpHigh);
+    PCP_SLOT.setRelease(all, i, p);
+    lock.unlock();
+    return p;
   }
 
   /** Every CPU's lists created so far, by CPU id. */
@@ -323,19 +320,17 @@ public final class Zone extends SyncObject {
     if (!pcp.lock().tryLock()) {
       return -1;
     }
-    try {
-      PcpList list = pcp.list(order);
-      if (list.size() == 0) {
-        rmqueueBulk(pcp, order, Math.max(1, pcp.batch >> order));
-        if (list.size() == 0) {
-          return -1;
-        }
-      }
-      pcp.addCount(-(1 << order));
-      return list.takeHead();
-    } finally {
-      pcp.lock().unlock();
+    PcpList list = pcp.list(order);
+    if (list.size() == 0) {
+      rmqueueBulk(pcp, order, Math.max(1, pcp.batch >> order));
     }
+    long pfn = -1;
+    if (list.size() > 0) {
+      pcp.addCount(-(1 << order));
+      pfn = list.takeHead();
+    }
+    pcp.lock().unlock();
+    return pfn;
   }
 
   /** {@code rmqueue_bulk}: up to {@code n} blocks of {@code order} appended to the CPU's list, under one {@code zone->lock}. Under {@code pcp->lock}. */
@@ -401,15 +396,12 @@ public final class Zone extends SyncObject {
     if (order <= PerCpuPages.PCP_MAX_ORDER) {
       PerCpuPages pcp = pcpOf(cpu);
       if (pcp.lock().tryLock()) {
-        try {
-          pcp.list(order).addHead(pfn);
-          pcp.addCount(1 << order);
-          if (pcp.count() >= pcp.high) {
-            freePcppagesBulk(pcp, Math.max(pcp.batch, pcp.count() - pcp.high), order);
-          }
-        } finally {
-          pcp.lock().unlock();
+        pcp.list(order).addHead(pfn);
+        pcp.addCount(1 << order);
+        if (pcp.count() >= pcp.high) {
+          freePcppagesBulk(pcp, Math.max(pcp.batch, pcp.count() - pcp.high), order);
         }
+        pcp.lock().unlock();
         return;
       }
     }
@@ -460,13 +452,10 @@ public final class Zone extends SyncObject {
    */
   private void drainPages(PerCpuPages pcp) {
     pcp.lock().lock();
-    try {
-      if (pcp.count() > 0) {
-        freePcppagesBulk(pcp, pcp.count(), 0);
-      }
-    } finally {
-      pcp.lock().unlock();
+    if (pcp.count() > 0) {
+      freePcppagesBulk(pcp, pcp.count(), 0);
     }
+    pcp.lock().unlock();
   }
 
   /**
@@ -564,15 +553,16 @@ public final class Zone extends SyncObject {
   private int pcpOrderCovering(long pfn, int order) {
     for (PerCpuPages p : allPcps()) {
       p.lock().lock();
-      try {
-        for (int o = 0; o <= PerCpuPages.PCP_MAX_ORDER; o++) {
-          long head = o >= order ? pfn & ~((1L << o) - 1) : pfn;
-          if (p.list(o).contains(head)) {
-            return o;
-          }
+      int found = -1;
+      for (int o = 0; o <= PerCpuPages.PCP_MAX_ORDER && found < 0; o++) {
+        long head = o >= order ? pfn & ~((1L << o) - 1) : pfn;
+        if (p.list(o).contains(head)) {
+          found = o;
         }
-      } finally {
-        p.lock().unlock();
+      }
+      p.lock().unlock();
+      if (found >= 0) {
+        return found;
       }
     }
     return -1;
