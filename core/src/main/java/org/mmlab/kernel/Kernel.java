@@ -20,7 +20,7 @@ import org.mmlab.mm.page.Page;
 import org.mmlab.mm.page.PageFlag;
 import org.mmlab.mm.page.PhysMem;
 import org.mmlab.mm.shmem.Tmpfs;
-import org.mmlab.sync.Atomic;
+import org.mmlab.sync.PerCpuCounter;
 
 /**
  * A booted kernel: physical memory, the shared zero page, the MMU, the fault path, the
@@ -67,8 +67,8 @@ public final class Kernel {
   private final MmSyscalls syscalls;
   /** The tmpfs mounts, memfds and shared anonymous memory. Immutable reference. */
   private final Tmpfs tmpfs;
-  /** {@code PGFAULT}: every user fault entry. Atomic increment (a vm event counter). */
-  private final Atomic pgfault;
+  /** {@code PGFAULT}: every user fault entry. A per-CPU vm event counter ({@code count_vm_event}), summed on read. */
+  private final PerCpuCounter pgfault;
   /** Free pages right after boot, before the zero page: what the accounting walk starts from. Immutable. */
   private final long freeAtBoot;
   /** Live processes by pid. Copy-on-write: replaced whole by spawn and exit; volatile read. */
@@ -89,7 +89,7 @@ public final class Kernel {
     zero.setFlag(PageFlag.RESERVED);
     this.zeroPage = zero;
     this.mmu = new Mmu(mem);
-    this.pgfault = new Atomic(sched, "pgfault", 0);
+    this.pgfault = new PerCpuCounter(sched, "pgfault");
     this.faults = new Faults(sched, mem, zeroPage, config.faultLocking(), pgfault);
     this.syscalls = new MmSyscalls(faults, config.limits());
     this.tmpfs = new Tmpfs(sched, mem, faults, List.of("/dev/shm"));
@@ -143,7 +143,7 @@ public final class Kernel {
     return zeroPage;
   }
 
-  /** The {@code pgfault} event count so far. */
+  /** The {@code pgfault} event count so far (the sum over CPUs, no scheduling point). */
   public long pgfault() {
     return pgfault.peek();
   }

@@ -74,7 +74,11 @@ public final class Proc {
 
   // ------------------------------------------------------------ meminfo, vmstat
 
-  /** {@code /proc/meminfo}: {@code "MemTotal:          65536 kB"} lines. */
+  /**
+   * {@code /proc/meminfo}: {@code "MemTotal:          65536 kB"} lines. MemFree (and vmstat's
+   * {@code nr_free_pages}) count the pages on per-CPU lists as free, which the kernel does not
+   * (see {@code mm.page.Zone}): so MemFree after a process exits equals MemFree before it ran.
+   */
   public String meminfo() {
     PhysMem mem = kernel.mem();
     long free = mem.peekNrFreePages();

@@ -28,7 +28,7 @@ import org.mmlab.mm.page.PageFlag;
 import org.mmlab.mm.page.PhysMem;
 import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.vma.MmStruct;
-import org.mmlab.sync.Atomic;
+import org.mmlab.sync.PerCpuCounter;
 
 /**
  * Seed {@code 001_e8fa92ff57813522.txt} (Wilcox / Lespinasse, May 2022): a page fault that
@@ -99,7 +99,7 @@ public final class VmaLockVsMunmap implements Scenario {
       long freeAtBoot = mem.nrFreePages();
       Page zero = mem.allocPages(Gfp.KERNEL | Gfp.ZERO, 0, "zero page");
       zero.setFlag(PageFlag.RESERVED);
-      Faults faults = new Faults(ex, mem, zero, locking, new Atomic(ex, "pgfault", 0));
+      Faults faults = new Faults(ex, mem, zero, locking, new PerCpuCounter(ex, "pgfault"));
       MmSyscalls sys = new MmSyscalls(faults, MmapLimits.DEFAULT);
       Mmu mmu = new Mmu(mem);
       PageTables pt = PageTables.create(ex, mem, "mm");

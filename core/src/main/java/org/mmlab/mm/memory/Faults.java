@@ -19,7 +19,7 @@ import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.Vma;
 import org.mmlab.mm.vma.VmFile;
 import org.mmlab.mm.vma.VmFlags;
-import org.mmlab.sync.Atomic;
+import org.mmlab.sync.PerCpuCounter;
 import org.mmlab.sync.Spinlock;
 
 /**
@@ -59,13 +59,13 @@ public final class Faults {
   private final PhysMem mem;
   private final Page zeroPage;
   private final FaultLocking locking;
-  private final Atomic pgfault;
+  private final PerCpuCounter pgfault;
 
   /**
    * @param zeroPage the kernel's {@code ZERO_PAGE}: reserved, never freed
    * @param pgfault the vmstat counter of faults
    */
-  public Faults(Sched sched, PhysMem mem, Page zeroPage, FaultLocking locking, Atomic pgfault) {
+  public Faults(Sched sched, PhysMem mem, Page zeroPage, FaultLocking locking, PerCpuCounter pgfault) {
     this.sched = sched;
     this.mem = mem;
     this.zeroPage = zeroPage;
@@ -89,7 +89,7 @@ public final class Faults {
    * under {@link FaultLocking#RCU_ONLY} it walks and allocates under RCU alone.
    */
   public FaultResult userFault(MmStruct mm, long addr, boolean write) {
-    pgfault.addAndGet(1);
+    pgfault.add(1);
     if (locking == FaultLocking.PER_VMA) {
       Vma vma = mm.lockVmaUnderRcu(addr);
       if (vma != null) {

@@ -31,22 +31,55 @@ final class FrameChunk {
   /** One bit per frame: written since the chunk was last cleaned. Atomic OR; sticky (see above). */
   private final long[] touched = new long[FRAMES / 64];
 
+  /**
+   * True once every bit of {@link #touched} is set: then {@link #markTouched} is one plain load
+   * of this field (the chunk is at hand anyway) instead of a load from the bitmap. Set with a
+   * release store after the OR that completed the bitmap, read with opaque loads; a stale false
+   * only sends the reader to the bitmap. Cleared by {@link #clean()} (owner thread only).
+   */
+  @SuppressWarnings("unused")
+  private boolean full;
+
+  private static final VarHandle FULL;
+
+  static {
+    try {
+      FULL = MethodHandles.lookup().findVarHandle(FrameChunk.class, "full", boolean.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
   FrameChunk() {
     // One automatic arena per chunk: a chunk the pool does not keep is freed by the GC.
     this.seg = Arena.ofAuto().allocate(SIZE, Frames.PAGE_SIZE);
   }
 
-  /** Marks frame {@code frame} (0..511) as written. Cheap when it already is: one plain load. */
+  /** Marks frame {@code frame} (0..511) as written. Cheap when it already is: one load (of {@link #full} once the whole chunk is). */
   void markTouched(int frame) {
+    if ((boolean) FULL.getOpaque(this)) {
+      return;
+    }
     int w = frame >>> 6;
     long bit = 1L << frame;
-    if (((long) BITS.getOpaque(touched, w) & bit) == 0) {
-      BITS.getAndBitwiseOr(touched, w, bit);
+    if (((long) BITS.getOpaque(touched, w) & bit) == 0
+        && ((long) BITS.getAndBitwiseOr(touched, w, bit) | bit) == -1L) {
+      checkFull();
     }
   }
 
+  /** A word just became full: if all are, set {@link #full}. */
+  private void checkFull() {
+    for (int w = 0; w < touched.length; w++) {
+      if ((long) BITS.getOpaque(touched, w) != -1L) {
+        return;
+      }
+    }
+    FULL.setRelease(this, true);
+  }
+
   boolean isTouched(int frame) {
-    return ((long) BITS.getOpaque(touched, frame >>> 6) & (1L << frame)) != 0;
+    return (boolean) FULL.getOpaque(this) || ((long) BITS.getOpaque(touched, frame >>> 6) & (1L << frame)) != 0;
   }
 
   /** Number of touched frames. */
@@ -72,6 +105,7 @@ final class FrameChunk {
       }
       touched[w] = 0;
     }
+    full = false;
     VarHandle.releaseFence();
   }
 }

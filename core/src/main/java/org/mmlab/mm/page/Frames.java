@@ -197,8 +197,12 @@ public final class Frames {
       return;
     }
     FrameChunk c = chunkForWrite(pa);
-    c.markTouched((int) (off >>> PAGE_SHIFT));
-    c.markTouched((int) ((off + width - 1) >>> PAGE_SHIFT));
+    int first = (int) (off >>> PAGE_SHIFT);
+    int last = (int) ((off + width - 1) >>> PAGE_SHIFT);
+    c.markTouched(first);
+    if (last != first) {
+      c.markTouched(last);
+    }
     MemorySegment s = c.seg;
     switch (width) {
       case 1 -> s.set(ValueLayout.JAVA_BYTE, off, (byte) v);

@@ -3,6 +3,7 @@ package org.mmlab.mm.page;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.mmlab.explore.BugException;
+import org.mmlab.explore.Cpu;
 import org.mmlab.explore.Sched;
 import org.mmlab.explore.Verdict;
 import org.mmlab.explore.VerdictKind;
@@ -22,7 +23,9 @@ import org.mmlab.sync.MightSleep;
  *       every page to the buddy allocator as maximal aligned blocks. Nothing else is created:
  *       no descriptor, no frame; a 64 MiB kernel is sixteen order-10 free blocks.</li>
  *   <li>The memory map: {@link #pfnToPage}, {@link #pfnValid}, {@link #sections()}.</li>
- *   <li>Allocation: {@link #allocPages}, {@link #folioAlloc}, the {@link FailHook}.</li>
+ *   <li>Allocation: {@link #allocPages}, {@link #folioAlloc}, the {@link FailHook}; per-CPU
+ *       page lists in front of the buddy lists (see {@link Zone}), {@link #drainAllPages},
+ *       {@link #zonePcpDisable}.</li>
  *   <li>Freeing: {@link #freePages}, {@link #freeFrozenPages}, {@link Folio#folioPut}.</li>
  *   <li>Accounting ({@link #nrFreePages}, {@link #pgalloc}, {@link #pgfree}) and the
  *       consistency walk ({@link #checkConsistency}), registered with the scheduler.</li>
@@ -38,7 +41,10 @@ import org.mmlab.sync.MightSleep;
  * <h2>Lock order</h2>
  * <pre>
  *   (anything, including page-table locks and RCU read sections for GFP_NOWAIT)
- *     zone-&gt;lock           (Zone.rmqueue, Zone.freeOne, pfnToPage's slow path)
+ *     pcp-&gt;lock            (Zone.rmqueue, Zone.freeUnrefPage: trylock by the owning CPU;
+ *                           Zone.drainAll and the double-free diagnosis: spin)
+ *       zone-&gt;lock         (rmqueue_bulk, free_pcppages_bulk; alone in Zone.freeOne,
+ *                           the buddy fallback and pfnToPage's slow path)
  * </pre>
  * A {@link Gfp#KERNEL} allocation may sleep in the kernel: it must be made without spinlocks
  * and outside RCU read sections, and a verdict says so otherwise.
@@ -114,6 +120,7 @@ public final class PhysMem {
     }
     for (Node n : nodes) {
       freeBootRange(n.normalZone(), n.startPfn(), n.endPfn());
+      n.normalZone().initPcp();
     }
     sched.registerWalk(this::checkConsistency);
     sched.onRelease(this::release);
@@ -254,23 +261,37 @@ public final class PhysMem {
    * count of 1, a compound head if {@link Gfp#COMP} (tails linked), zeroed frames if
    * {@link Gfp#ZERO}; or null if the {@link FailHook} says so or no block is free (there is no
    * reclaim: every flag combination can fail). {@link Gfp#KERNEL} allocations check that the
-   * caller may sleep.
+   * caller may sleep. Before failing, the pages on every CPU's lists are given back to the
+   * buddy lists and the allocation is tried once more (the kernel's slow path drains them after
+   * direct reclaim, {@code drain_all_pages}); the model does that for every flag combination,
+   * so that "no block is free" means what it says.
    */
   public @Nullable Page allocPagesNode(int nid, int gfp, int order, String site) {
     checkOrder(order);
     if (nid >= nodes.length || nid < NUMA_NO_NODE) {
       throw new IllegalArgumentException("no node " + nid);
     }
+    Cpu cpu = sched.cpu();
     if (Gfp.allowsBlocking(gfp)) {
-      MightSleep.check(sched, "alloc_pages with __GFP_DIRECT_RECLAIM (GFP_KERNEL)");
+      MightSleep.check(sched, cpu, "alloc_pages with __GFP_DIRECT_RECLAIM (GFP_KERNEL)");
     }
     if (failHook.shouldFail(site, order)) {
       return null;
     }
-    int preferred = nid >= 0 ? nid : localNode();
+    int preferred = nid >= 0 ? nid : localNode(cpu);
+    Page page = getPageFromFreelist(preferred, gfp, order, cpu);
+    if (page == null) {
+      drainAllPages();
+      page = getPageFromFreelist(preferred, gfp, order, cpu);
+    }
+    return page;
+  }
+
+  /** {@code get_page_from_freelist}: the preferred node's zone, then the others unless {@link Gfp#THISNODE}. */
+  private @Nullable Page getPageFromFreelist(int preferred, int gfp, int order, Cpu cpu) {
     for (int i = 0; i < nodes.length; i++) {
       Zone z = nodes[(preferred + i) % nodes.length].normalZone();
-      long pfn = z.rmqueue(order);
+      long pfn = z.rmqueue(order, cpu);
       if (pfn >= 0) {
         return prepNewPage(pfn, order, gfp);
       }
@@ -279,6 +300,34 @@ public final class PhysMem {
       }
     }
     return null;
+  }
+
+  /**
+   * {@code drain_all_pages(NULL)}: the pages on every CPU's lists of every zone go back to the
+   * buddy lists (see {@link Zone}). Takes each {@code pcp->lock}, then {@code zone->lock}.
+   */
+  public void drainAllPages() {
+    for (Node n : nodes) {
+      n.normalZone().drainAll();
+    }
+  }
+
+  /**
+   * {@code zone_pcp_disable} on every zone: per-CPU lists stop caching (every free goes
+   * straight to the buddy lists) and are drained. For tests and reports that look at the buddy
+   * lists alone; {@link #zonePcpEnable} undoes it.
+   */
+  public void zonePcpDisable() {
+    for (Node n : nodes) {
+      n.normalZone().pcpDisable();
+    }
+  }
+
+  /** {@code zone_pcp_enable} on every zone. */
+  public void zonePcpEnable() {
+    for (Node n : nodes) {
+      n.normalZone().pcpEnable();
+    }
   }
 
   /** {@code folio_alloc}: a compound allocation ({@link Gfp#COMP} implied), as a folio. */
@@ -292,12 +341,11 @@ public final class PhysMem {
   }
 
   /** {@code numa_node_id}: CPU {@code i} is on node {@code i mod nodes}; the set-up CPU on node 0. */
-  private int localNode() {
+  private int localNode(Cpu cpu) {
     if (nodes.length == 1) {
       return 0;
     }
-    int cpu = sched.cpu().id;
-    return cpu < 0 ? 0 : cpu % nodes.length;
+    return cpu.id < 0 ? 0 : cpu.id % nodes.length;
   }
 
   /** {@code prep_new_page}: tails first (no points), then the head's flags and count (points). */
@@ -385,8 +433,10 @@ public final class PhysMem {
   }
 
   /**
-   * {@code free_pages_prepare} + {@code __free_one_page}. {@code unproven}: the caller did not
-   * just drop the count from 1 to 0, so the block may already be free (see {@code Zone.freeOne}).
+   * {@code free_pages_prepare}, then {@code free_unref_page} (per-CPU lists first, see
+   * {@link Zone}). {@code unproven}: the caller did not just drop the count from 1 to 0, so the
+   * block may already be free: it is checked against every free list and goes straight to the
+   * buddy lists ({@code Zone.freeUnproven}; the kernel would put it on the per-CPU list too).
    */
   private void freeBlock(long pfn, int order, String what, boolean unproven) {
     Section s = sectionOf(pfn);
@@ -427,7 +477,12 @@ public final class PhysMem {
     if (head != null) {
       head.prepareFree(what);
     }
-    s.zoneOf(pfn).freeOne(pfn, order, what, unproven);
+    Zone z = s.zoneOf(pfn);
+    if (unproven) {
+      z.freeUnproven(pfn, order, what, sched.cpu());
+    } else {
+      z.freeUnrefPage(pfn, order, sched.cpu());
+    }
   }
 
   /** The use-after-free verdict of freeing free memory. */
@@ -447,11 +502,15 @@ public final class PhysMem {
 
   // ------------------------------------------------------------ accounting
 
-  /** {@code global_zone_page_state(NR_FREE_PAGES)}: one read step per zone. */
+  /**
+   * Free pages as {@code /proc/meminfo}'s MemFree shows them: {@code NR_FREE_PAGES} plus the
+   * pages on per-CPU lists (the kernel's MemFree leaves the latter out; see {@link Zone}). Two
+   * read steps per zone.
+   */
   public long nrFreePages() {
     long n = 0;
     for (Node node : nodes) {
-      n += node.normalZone().nrFreePages();
+      n += node.normalZone().nrFreePages() + node.normalZone().nrPcpPages();
     }
     return n;
   }
@@ -474,11 +533,20 @@ public final class PhysMem {
     return n;
   }
 
-  /** Free pages without scheduling points: checks and reports only. */
+  /** Free pages (buddy and per-CPU lists, as {@link #nrFreePages}) without scheduling points: checks and reports only. */
   public long peekNrFreePages() {
     long n = 0;
     for (Node node : nodes) {
-      n += node.normalZone().peekNrFreePages();
+      n += node.normalZone().peekNrFreePages() + node.normalZone().peekPcpPages();
+    }
+    return n;
+  }
+
+  /** Pages on per-CPU lists, without scheduling points. */
+  public long peekPcpPages() {
+    long n = 0;
+    for (Node node : nodes) {
+      n += node.normalZone().peekPcpPages();
     }
     return n;
   }

@@ -25,6 +25,10 @@
  *   <tr><td>{@code alloc_pages}, {@code __free_pages}, {@code folio_alloc}, {@code folio_put}</td>
  *       <td>{@link org.mmlab.mm.page.PhysMem#allocPages}, {@link org.mmlab.mm.page.PhysMem#freePages},
  *       {@link org.mmlab.mm.page.PhysMem#folioAlloc}, {@link org.mmlab.mm.page.Folio#folioPut}</td></tr>
+ *   <tr><td>{@code struct per_cpu_pages}, {@code rmqueue_pcplist}, {@code free_unref_page},
+ *       {@code drain_all_pages}, {@code zone_pcp_disable}</td>
+ *       <td>{@code PerCpuPages}, {@code PcpList}, {@link org.mmlab.mm.page.Zone},
+ *       {@link org.mmlab.mm.page.PhysMem#drainAllPages}, {@link org.mmlab.mm.page.PhysMem#zonePcpDisable}</td></tr>
  *   <tr><td>{@code gfp_t}</td><td>{@link org.mmlab.mm.page.Gfp}</td></tr>
  *   <tr><td>{@code should_fail_alloc_page} (fail_page_alloc)</td><td>{@link org.mmlab.mm.page.FailHook}</td></tr>
  *   <tr><td>{@code struct mem_section}</td><td>{@link org.mmlab.mm.page.Section}</td></tr>
@@ -34,14 +38,16 @@
  * <pre>
  *   folio lock (PG_locked)              (a pseudo-lock: a bit with sleepers)
  *     ... page-table locks (PtDesc.ptl) ...
- *       zone-&gt;lock                      (innermost: nothing but descriptor bit operations under it)
+ *       pcp-&gt;lock                       (a CPU's page lists; its owner only trylocks it)
+ *         zone-&gt;lock                    (innermost: nothing but descriptor bit operations under it)
  * </pre>
  * See {@code docs/LOCKING.md}.
  *
  * <h2>Both modes</h2>
  * Every operation on a page descriptor's flags, reference count, mapcount, mapping, index and
- * private field, every zone-lock acquisition and every update of the zone counters is a
- * scheduling point. Accesses to frame contents ({@link org.mmlab.mm.page.Frames}) are not: the
+ * private field, every zone-lock and pcp-lock acquisition and every update of
+ * {@code NR_FREE_PAGES} is a scheduling point; the per-CPU event counters ({@code pgalloc},
+ * {@code pgfree}) are updated by their own CPU without one (see {@code sync.PerCpuCounter}). Accesses to frame contents ({@link org.mmlab.mm.page.Frames}) are not: the
  * MMU layer makes user accesses points.
  */
 @NullMarked

@@ -44,6 +44,13 @@ class VmaLockVsMunmapTest {
         assertThat(r.verdict().headline()).as("seed 0x%x", seed).contains("page tables left");
         continue;
       }
+      if (r.verdictId().equals("invariant")) {
+        // The same race seen one step later: the fault re-reads an upper entry that munmap has
+        // just cleared and would descend into "pfn 0" (pud_offset of an empty entry). Found
+        // instead of the use-after-free by seed 0x5 once per-CPU page lists changed the steps.
+        assertThat(r.verdict().headline()).as("seed 0x%x", seed).contains("which is not a page table");
+        continue;
+      }
       assertThat(r.verdictId()).as("seed 0x%x", seed).isEqualTo("use-after-free");
       assertThat(r.verdict().headline()).containsAnyOf("pmd table", "pud table", "pte table");
       if (seed == Explorer.DEFAULT_SEED) {

@@ -20,7 +20,7 @@ import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.Vma;
 import org.mmlab.mm.vma.VmFlags;
-import org.mmlab.sync.Atomic;
+import org.mmlab.sync.PerCpuCounter;
 
 class FaultsTest {
   private static final long START = 0x400000;
@@ -64,7 +64,7 @@ class FaultsTest {
     long free0 = mem.nrFreePages();
     Page zero = mem.allocPages(Gfp.KERNEL | Gfp.ZERO, 0, "zero page");
     zero.setFlag(PageFlag.RESERVED);
-    Faults f = new Faults(s, mem, zero, locking, new Atomic(s, "pgfault", 0));
+    Faults f = new Faults(s, mem, zero, locking, new PerCpuCounter(s, "pgfault"));
     MmStruct mm = new MmStruct(s, "mm", PageTables.create(s, mem, "mm"), MmStruct.Checks.ALL);
     mm.mmapWriteLock();
     mm.link(new Vma(mm, START, END, START >>> 12, flags));

@@ -22,7 +22,7 @@ import org.mmlab.mm.vma.Snapshot;
 import org.mmlab.mm.vma.Vma;
 import org.mmlab.mm.vma.VmFlags;
 import org.mmlab.mm.vma.VmaTree;
-import org.mmlab.sync.Atomic;
+import org.mmlab.sync.PerCpuCounter;
 
 /**
  * A test machine for the address-space calls: physical memory, the zero page, the fault path,
@@ -50,7 +50,7 @@ final class Machine {
     this.freeAtBoot = mem.nrFreePages();
     Page zero = mem.allocPages(Gfp.KERNEL | Gfp.ZERO, 0, "zero page");
     zero.setFlag(PageFlag.RESERVED);
-    this.faults = new Faults(sched, mem, zero, locking, new Atomic(sched, "pgfault", 0));
+    this.faults = new Faults(sched, mem, zero, locking, new PerCpuCounter(sched, "pgfault"));
     this.mm = new MmStruct(sched, "mm", PageTables.create(sched, mem, "mm"), MmStruct.Checks.ALL);
     this.sys = new MmSyscalls(faults, limits);
   }

@@ -16,15 +16,22 @@ import org.mmlab.explore.VerdictKind;
 import org.mmlab.sync.Rcu;
 import org.mmlab.sync.Spinlock;
 
-/** The buddy allocator: boot state, split, merge, exhaustion, nodes, flags, fault injection. */
+/** The buddy allocator (per-CPU lists disabled): boot state, split, merge, exhaustion, nodes, flags, fault injection. */
 @Timeout(60)
 class BuddyAllocatorTest {
   static final long MIB = 1 << 20;
   static final long PAGES_64M = 64 * MIB / 4096;
   private static final LockClass SOME_LOCK = LockClass.of("test:buddy some spinlock");
 
+  /** A 64 MiB kernel whose per-CPU lists are disabled ({@code zone_pcp_disable}): these tests look at the buddy lists alone. */
   static PhysMem boot64(NativeSched sched) {
-    return new PhysMem(sched, 64 * MIB, 1, new FramePool(8));
+    return buddyOnly(new PhysMem(sched, 64 * MIB, 1, new FramePool(8)));
+  }
+
+  /** {@code zone_pcp_disable} on every zone of {@code mem}: every free reaches the buddy lists at once. */
+  static PhysMem buddyOnly(PhysMem mem) {
+    mem.zonePcpDisable();
+    return mem;
   }
 
   static long[] buddyinfo(PhysMem mem) {
@@ -147,7 +154,7 @@ class BuddyAllocatorTest {
 
   @Test
   void aLargeAllocationFailsWhenMemoryIsFragmentedAndSucceedsOnceItMerges() {
-    PhysMem mem = new PhysMem(new NativeSched(), 8 * MIB, 1, new FramePool(8));
+    PhysMem mem = buddyOnly(new PhysMem(new NativeSched(), 8 * MIB, 1, new FramePool(8)));
     List<Page> pages = new ArrayList<>();
     for (Page p; (p = mem.allocPages(Gfp.KERNEL, 0)) != null; ) {
       pages.add(p);
@@ -165,13 +172,13 @@ class BuddyAllocatorTest {
 
   @Test
   void unevenSizesBootAsMaximalAlignedBlocks() {
-    PhysMem mem = new PhysMem(new NativeSched(), 4 * MIB + 3 * 4096, 1, new FramePool(8));
+    PhysMem mem = buddyOnly(new PhysMem(new NativeSched(), 4 * MIB + 3 * 4096, 1, new FramePool(8)));
     assertThat(buddyinfo(mem)).containsExactly(1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1);
   }
 
   @Test
   void nodesSplitMemoryAndAllocationsFallBackUnlessThisNode() {
-    PhysMem mem = new PhysMem(new NativeSched(), 64 * MIB, 2, new FramePool(8));
+    PhysMem mem = buddyOnly(new PhysMem(new NativeSched(), 64 * MIB, 2, new FramePool(8)));
     assertThat(mem.nodes()).hasSize(2);
     assertThat(mem.node(0).presentPages()).isEqualTo(PAGES_64M / 2);
     assertThat(mem.node(1).normalZone().peekFreeBlocks(PhysMem.MAX_PAGE_ORDER)).isEqualTo(8);
@@ -301,7 +308,7 @@ class BuddyAllocatorTest {
 
   @Test
   void sectionsAre128MiBWithASmallerLastOne() {
-    PhysMem mem = new PhysMem(new NativeSched(), 300 * MIB, 1, new FramePool(8));
+    PhysMem mem = buddyOnly(new PhysMem(new NativeSched(), 300 * MIB, 1, new FramePool(8)));
     assertThat(mem.sections()).hasSize(3);
     assertThat(mem.sections().get(2).startPfn()).isEqualTo(256 * MIB / 4096);
     assertThat(mem.sections().get(2).endPfn()).isEqualTo(300 * MIB / 4096);

@@ -97,6 +97,8 @@ class NativeStressTest {
     assertThat(mismatches.get()).as("stamps overwritten or unzeroed frames").isZero();
     assertThat(handedOver.get()).isPositive();
     assertThat(mem.peekNrFreePages()).isEqualTo(mem.totalPages());
+    mem.drainAllPages();
+    assertThat(mem.peekPcpPages()).isZero();
     assertThat(buddyinfo(mem)).containsExactly(onlyMaxOrder(4));
     assertThat(mem.pgalloc()).isEqualTo(mem.pgfree()).isPositive();
     mem.checkConsistency();

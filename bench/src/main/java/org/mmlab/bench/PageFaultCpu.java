@@ -1,0 +1,104 @@
+package org.mmlab.bench;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import org.mmlab.explore.NativeSched;
+import org.mmlab.kernel.Kernel;
+import org.mmlab.kernel.KernelConfig;
+import org.mmlab.kernel.Process;
+import org.mmlab.kernel.Uapi;
+
+/**
+ * will-it-scale's {@code page_fault1} in processes mode on the model, like
+ * {@code ./mmlab run page-fault}, but measured after a 3 s warm-up and reported both per wall
+ * second and per second of the workers' own CPU time ({@code ThreadMXBean}). On a shared,
+ * overloaded machine the wall-clock rate mostly says how much of a core each worker got; faults
+ * per thread-CPU-second say how fast the model is while it runs, and comparing it between 1 and 2
+ * threads shows what the threads cost each other (shared cache lines, lock waits), independently
+ * of whether two cores were free.
+ *
+ * <p>Run ({@code THREADS} workers, {@code SECONDS} measured after the warm-up; figures in
+ * {@code docs/BENCHMARKS.md} §5):
+ * <pre>
+ * ./mmlab build &amp;&amp; java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED \
+ *   --add-opens java.base/java.lang=ALL-UNNAMED --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC \
+ *   -cp bench/target/benchmarks.jar org.mmlab.bench.PageFaultCpu THREADS SECONDS
+ * </pre>
+ */
+public final class PageFaultCpu {
+  private PageFaultCpu() {}
+
+  static final long MEMSIZE = 128L << 20;
+
+  public static void main(String[] a) throws Exception {
+    int threads = Integer.parseInt(a[0]);
+    double seconds = Double.parseDouble(a[1]);
+    NativeSched sched = new NativeSched();
+    Kernel k = new Kernel(sched, KernelConfig.DEFAULT.withMemory(threads * (MEMSIZE + (4L << 20)) + (16L << 20)));
+    ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+    long[] faults = new long[threads];
+    long[] cpu = new long[threads];
+    List<Thread> ts = new ArrayList<>();
+    CountDownLatch go = new CountDownLatch(1);
+    long[] start = new long[1];
+    long[] mstart = new long[threads];
+    for (int i = 0; i < threads; i++) {
+      int idx = i;
+      Process p = k.spawn();
+      Thread t = new Thread(() -> {
+        sched.attach("cpu" + idx);
+        try {
+          go.await();
+          long warmEnd = start[0] + 3_000_000_000L;
+          long deadline = warmEnd + (long) (seconds * 1e9);
+          long c0 = -1;
+          outer:
+          while (true) {
+            long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, Uapi.MAP_PRIVATE | Uapi.MAP_ANONYMOUS, -1, 0);
+            for (long off = 0; off < MEMSIZE; off += 4096) {
+              if (p.store(addr + off, 1, 0) != null) {
+                throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + " faulted");
+              }
+              faults[idx]++;
+              if (c0 < 0 && (faults[idx] & 255) == 0 && System.nanoTime() >= warmEnd) {
+                c0 = mx.getCurrentThreadCpuTime();
+                faults[idx] = 0;
+                mstart[idx] = System.nanoTime();
+              }
+              if ((faults[idx] & 255) == 0 && System.nanoTime() >= deadline) {
+                p.munmap(addr, MEMSIZE);
+                break outer;
+              }
+            }
+            p.munmap(addr, MEMSIZE);
+          }
+          cpu[idx] = mx.getCurrentThreadCpuTime() - c0;
+        } catch (InterruptedException e) {
+          throw new RuntimeException(e);
+        } finally {
+          sched.detach();
+        }
+      });
+      ts.add(t);
+      t.start();
+    }
+    start[0] = System.nanoTime();
+    go.countDown();
+    for (Thread t : ts) {
+      t.join();
+    }
+    double wall = (System.nanoTime() - mstart[0]) / 1e9;
+    long total = 0;
+    long cpuTotal = 0;
+    for (int i = 0; i < threads; i++) {
+      total += faults[i];
+      cpuTotal += cpu[i];
+    }
+    System.out.printf("threads %d: %,d faults, %,.0f faults/s wall, %,.0f faults per thread-CPU-s (CPU %.2f s of %.2f s wall x %d)%n",
+        threads, total, total / wall, total / (cpuTotal / 1e9), cpuTotal / 1e9, wall, threads);
+    sched.releaseAll();
+  }
+}

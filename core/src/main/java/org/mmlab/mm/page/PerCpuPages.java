@@ -1,0 +1,122 @@
+package org.mmlab.mm.page;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import org.mmlab.debug.LockClass;
+import org.mmlab.explore.Sched;
+import org.mmlab.sync.Spinlock;
+
+/**
+ * One CPU's page cache in front of one zone's buddy allocator: the kernel's
+ * {@code struct per_cpu_pages} ({@code include/linux/mmzone.h}), reached as
+ * {@code per_cpu_ptr(zone->per_cpu_pageset, cpu)}. The algorithms that use it live in
+ * {@link Zone} ({@code rmqueue_pcplist}, {@code free_unref_page}, {@code free_pcppages_bulk},
+ * {@code drain_pages_zone}).
+ *
+ * <h2>Concurrency</h2>
+ * Everything is protected by {@code pcp->lock} ({@link #lock()}, lock class
+ * {@value #LOCK_CLASS_NAME}). The owning CPU takes it with a trylock on its fast paths, as
+ * kernels since 6.0 do ({@code pcp_spin_trylock}): if it is held, by a remote CPU draining this
+ * list, the allocation or free goes to the buddy lists under {@code zone->lock} instead of
+ * waiting. Remote CPUs ({@code drain_all_pages}, the double-free diagnosis) take it with a
+ * plain spin. {@code zone->lock} nests inside it ({@code rmqueue_bulk},
+ * {@code free_pcppages_bulk}). {@link #count} is also read without the lock by
+ * {@code /proc/meminfo} and the walk (opaque loads, racy but benign: a statistic).
+ *
+ * <p>Simplified, and said so: no migrate types (one list per order), {@code high} and
+ * {@code batch} fixed at creation (the kernel tunes {@code high} between {@code high_min} and
+ * {@code high_max} as the CPU frees and allocates), no {@code free_count} heuristics.
+ */
+final class PerCpuPages {
+  /** The lock class of every pcp lock. */
+  static final String LOCK_CLASS_NAME = "pcp->lock";
+
+  /** Interned once, outside CPU bodies. */
+  private static final LockClass LOCK_CLASS = LockClass.of(LOCK_CLASS_NAME);
+
+  /**
+   * {@code PAGE_ALLOC_COSTLY_ORDER}: orders 0..3 are cached per CPU ({@code pcp_allowed_order});
+   * the kernel also caches the THP order, which the model does not allocate yet.
+   */
+  static final int PCP_MAX_ORDER = 3;
+
+  private static final VarHandle COUNT;
+
+  static {
+    try {
+      COUNT = MethodHandles.lookup().findVarHandle(PerCpuPages.class, "count", int.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
+
+  /** {@code pcp->lock}. Immutable reference. */
+  private final Spinlock lock;
+  /** {@code pcp->lists[]}, one per order 0..{@link #PCP_MAX_ORDER}. Protected by {@link #lock}. */
+  final PcpList[] lists = new PcpList[PCP_MAX_ORDER + 1];
+  /** The owning CPU's id. Immutable. */
+  final int cpu;
+  /** {@code pcp->count}: pages on all lists. Written under {@link #lock} (opaque), read locklessly. */
+  @SuppressWarnings("unused")
+  private int count;
+  /** {@code pcp->batch}: pages moved per refill or bulk free. Protected by {@link #lock}. */
+  int batch;
+  /** {@code pcp->high}: a free that brings {@link #count} to this gives a batch back. Protected by {@link #lock}. */
+  int high;
+
+  PerCpuPages(Sched sched, Zone zone, int cpu, int batch, int high) {
+    this.cpu = cpu;
+    this.batch = batch;
+    this.high = high;
+    this.lock = new Spinlock(sched, "pcp->lock@" + zone.name() + "/cpu" + cpu, LOCK_CLASS);
+    for (int o = 0; o <= PCP_MAX_ORDER; o++) {
+      lists[o] = new PcpList();
+    }
+  }
+
+  Spinlock lock() {
+    return lock;
+  }
+
+  /** {@code pcp->count} under the lock, or a racy read (opaque) outside it. */
+  int count() {
+    return (int) COUNT.getOpaque(this);
+  }
+
+  /** Adds {@code delta} pages to {@code pcp->count}. Under {@link #lock}. */
+  void addCount(int delta) {
+    COUNT.setOpaque(this, (int) COUNT.getOpaque(this) + delta);
+  }
+
+  /** {@code order_to_pindex} without migrate types: the list of {@code order}. */
+  PcpList list(int order) {
+    return lists[order];
+  }
+
+  /**
+   * {@code zone_batchsize}: about a quarter of a megabyte per batch, at most 1/4096 of the zone
+   * ({@code 63} for a zone of 1 GiB or more, {@code 3} for 64 MiB), rounded as the kernel does
+   * to one less than a power of two (and at least 1).
+   */
+  static int zoneBatchsize(long managedPages) {
+    long batch = Math.min(managedPages >> 10, (1L << 20) / Frames.PAGE_SIZE) / 4;
+    if (batch < 1) {
+      batch = 1;
+    }
+    return (int) Math.max(1, Long.highestOneBit(batch + batch / 2) - 1);
+  }
+
+  /**
+   * {@code zone_highsize}, simplified: the kernel derives {@code high_min} from the zone's low
+   * watermark split over the node's CPUs (3,971 pages for the 3 GiB zone of the benchmark
+   * machine); here one CPU may cache 1/256 of the zone, at least four batches.
+   */
+  static int zoneHighsize(long managedPages, int batch) {
+    return (int) Math.max(4L * batch, managedPages >> 8);
+  }
+
+  @Override
+  public String toString() {
+    return "pcp[cpu" + cpu + " count=" + count() + " high=" + high + " batch=" + batch + "]";
+  }
+}

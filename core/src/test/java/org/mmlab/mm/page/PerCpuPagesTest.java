@@ -1,0 +1,181 @@
+package org.mmlab.mm.page;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.mmlab.mm.page.BuddyAllocatorTest.PAGES_64M;
+import static org.mmlab.mm.page.BuddyAllocatorTest.buddyinfo;
+import static org.mmlab.mm.page.BuddyAllocatorTest.onlyMaxOrder;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.mmlab.explore.BugException;
+import org.mmlab.explore.ExploreResult;
+import org.mmlab.explore.Explorer;
+import org.mmlab.explore.NativeSched;
+import org.mmlab.explore.VerdictKind;
+import org.mmlab.kernel.Kernel;
+import org.mmlab.kernel.KernelConfig;
+import org.mmlab.kernel.Process;
+import org.mmlab.lab.Checks;
+
+/**
+ * The per-CPU page lists ({@code struct per_cpu_pages}) in front of the buddy allocator:
+ * round trips, batches, {@code high}, draining, accounting, and two CPUs under the explorer.
+ */
+@Timeout(120)
+class PerCpuPagesTest {
+  private static final long MIB = 1 << 20;
+
+  private static PhysMem boot64() {
+    return new PhysMem(new NativeSched(), 64 * MIB, 1, new FramePool(8));
+  }
+
+  @Test
+  void batchSizesFollowTheKernelsFormula() {
+    assertThat(PerCpuPages.zoneBatchsize(PAGES_64M)).isEqualTo(3);
+    assertThat(PerCpuPages.zoneBatchsize(1L << 18)).as("1 GiB").isEqualTo(63);
+    assertThat(PerCpuPages.zoneBatchsize(772_917)).as("the 3 GiB DMA32 zone of the benchmark machine").isEqualTo(63);
+    assertThat(PerCpuPages.zoneBatchsize(256)).as("tiny zones still move one page").isEqualTo(1);
+  }
+
+  @Test
+  void theFirstAllocationRefillsABatchAndAFreedPageIsTheNextOneHandedOut() {
+    PhysMem mem = boot64();
+    Page a = mem.allocPages(Gfp.KERNEL, 0);
+    assertThat(mem.peekPcpPages()).as("a batch of 3 taken, one handed out").isEqualTo(2);
+    assertThat(mem.node(0).normalZone().peekNrFreePages()).as("NR_FREE_PAGES: buddy lists only").isEqualTo(PAGES_64M - 3);
+    assertThat(mem.peekNrFreePages()).as("MemFree counts the per-CPU pages").isEqualTo(PAGES_64M - 1);
+    Page b = mem.allocPages(Gfp.KERNEL, 0);
+    assertThat(b.pfn()).as("rmqueue_bulk keeps pfn order").isEqualTo(a.pfn() + 1);
+    mem.freePages(a, 0);
+    Page again = mem.allocPages(Gfp.KERNEL, 0);
+    assertThat(again.pfn()).as("LIFO: the cache-hot page first").isEqualTo(a.pfn());
+    mem.freePages(again, 0);
+    mem.freePages(b, 0);
+    assertThat(mem.pgalloc()).isEqualTo(3);
+    assertThat(mem.pgfree()).isEqualTo(3);
+    assertThat(mem.peekNrFreePages()).isEqualTo(PAGES_64M);
+    mem.checkConsistency();
+    mem.drainAllPages();
+    assertThat(mem.peekPcpPages()).isZero();
+    assertThat(buddyinfo(mem)).containsExactly(onlyMaxOrder(16));
+  }
+
+  @Test
+  void aListAtHighGivesABatchBackAndStaysBelowHigh() {
+    PhysMem mem = boot64();
+    int high = PerCpuPages.zoneHighsize(PAGES_64M, 3);
+    List<Page> pages = new ArrayList<>();
+    for (int i = 0; i < 4 * high; i++) {
+      pages.add(mem.allocPages(Gfp.KERNEL, 0));
+    }
+    for (Page p : pages) {
+      mem.freePages(p, 0);
+      assertThat(mem.peekPcpPages()).isLessThan(high);
+    }
+    assertThat(mem.peekPcpPages()).isGreaterThanOrEqualTo(high - 3);
+    mem.checkConsistency();
+  }
+
+  @Test
+  void lowOrdersUseTheListsAndCostlyOrdersBypassThem() {
+    PhysMem mem = boot64();
+    for (int order = 0; order <= PhysMem.MAX_PAGE_ORDER; order++) {
+      Folio f = mem.folioAlloc(Gfp.KERNEL, order);
+      f.folioPut();
+      long cached = mem.peekPcpPages();
+      if (order <= PerCpuPages.PCP_MAX_ORDER) {
+        assertThat(cached).as("order %d is cached", order).isPositive();
+      }
+      mem.drainAllPages();
+    }
+    Page big = mem.allocPages(Gfp.KERNEL, PerCpuPages.PCP_MAX_ORDER + 1);
+    mem.freePages(big, PerCpuPages.PCP_MAX_ORDER + 1);
+    assertThat(mem.peekPcpPages()).isZero();
+    assertThat(buddyinfo(mem)).containsExactly(onlyMaxOrder(16));
+  }
+
+  @Test
+  void exhaustionDrainsOtherCpusListsBeforeFailing() throws Exception {
+    PhysMem mem = new PhysMem(new NativeSched(), 8 * MIB, 1, new FramePool(8));
+    Thread other = new Thread(() -> {
+      Page p = mem.allocPages(Gfp.KERNEL, 0);
+      mem.freePages(p, 0); // leaves a batch on this thread's CPU's list
+    });
+    other.start();
+    other.join();
+    long cached = mem.peekPcpPages();
+    assertThat(cached).isPositive();
+    List<Page> pages = new ArrayList<>();
+    for (Page p; (p = mem.allocPages(Gfp.KERNEL, 0)) != null; ) {
+      pages.add(p);
+    }
+    assertThat(pages).as("the other CPU's pages were drained and handed out").hasSize((int) mem.totalPages());
+    for (Page p : pages) {
+      mem.freePages(p, 0);
+    }
+    mem.checkConsistency();
+  }
+
+  @Test
+  void freeingAPageThatSitsOnAPerCpuListIsADoubleFree() {
+    PhysMem mem = boot64();
+    Page a = mem.allocPages(Gfp.KERNEL, 0);
+    mem.freePages(a, 0);
+    assertThatThrownBy(() -> mem.freePages(a, 0))
+        .isInstanceOf(BugException.class)
+        .satisfies(e -> assertThat(((BugException) e).verdict().kind()).isEqualTo(VerdictKind.USE_AFTER_FREE));
+  }
+
+  @Test
+  void exitGivesEveryFrameBackAndMeminfoIsAsBefore() {
+    Kernel k = Kernel.bootNative(KernelConfig.DEFAULT);
+    try {
+      String before = k.proc().meminfo();
+      Process p = k.spawn();
+      long addr = p.mmap(0, 64 * 4096, 3, 0x22, -1, 0); // PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+      for (int i = 0; i < 64; i++) {
+        p.write(addr + i * 4096L, new byte[] {1});
+      }
+      p.exit();
+      assertThat(k.mem().peekPcpPages()).as("pages sit on the per-CPU lists").isPositive();
+      assertThat(k.proc().meminfo()).isEqualTo(before);
+      k.sched().consistencyWalk();
+    } finally {
+      k.sched().releaseAll();
+    }
+  }
+
+  @Test
+  void twoCpusAllocatingAndFreeingThroughTheirListsLeaveNoVerdict() {
+    ExploreResult r = new Explorer(ex -> {
+      PhysMem mem = new PhysMem(ex, 8 * MIB, 1, new FramePool(4));
+      Page shared = mem.allocPages(Gfp.KERNEL, 0);
+      ex.addCpu("cpu0", () -> {
+        Page a = mem.allocPages(Gfp.KERNEL, 0);
+        Page b = mem.allocPages(Gfp.KERNEL, 1);
+        mem.freePages(a, 0);
+        mem.freePages(shared, 0); // allocated on the set-up CPU, freed to cpu0's list
+        mem.freePages(b, 1);
+      });
+      ex.addCpu("cpu1", () -> {
+        Page c = mem.allocPages(Gfp.KERNEL, 0);
+        mem.drainAllPages(); // a remote drain racing cpu0's trylocks
+        Page d = mem.allocPages(Gfp.KERNEL, 0);
+        mem.freePages(c, 0);
+        mem.freePages(d, 0);
+      });
+      return () -> {
+        Checks.equal("free pages", mem.totalPages(), mem.peekNrFreePages());
+        Checks.equal("pgalloc - pgfree", 0L, mem.pgalloc() - mem.pgfree());
+        mem.drainAllPages();
+        Checks.equal("max-order blocks", mem.totalPages() >> PhysMem.MAX_PAGE_ORDER, mem.peekFreeBlocks(PhysMem.MAX_PAGE_ORDER));
+        mem.release();
+      };
+    }, Explorer.Config.defaults().withExecutions(2_000).withMaxSteps(5_000)).explore(null);
+    assertThat(r.verdictId()).as(String.valueOf(r.verdict())).isEqualTo("none");
+    assertThat(r.executions()).isEqualTo(2_000);
+  }
+}
