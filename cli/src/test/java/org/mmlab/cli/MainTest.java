@@ -9,6 +9,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.mmlab.explore.report.Json;
+import org.mmlab.lab.Catalog;
+import org.mmlab.lab.Variant;
 
 /** The command line's contract: exit codes, --json fields, replay files (docs/CLI.md). */
 class MainTest {
@@ -54,6 +56,36 @@ class MainTest {
     Map<String, Object> m = json(r.out());
     assertThat(m).containsEntry("verdict", "none").containsEntry("executions", 500L)
         .containsEntry("bugAtExecution", null).containsEntry("replayFile", null);
+  }
+
+  @Test
+  void oneStrategyRunsExactlyTheBudgetGiven() {
+    // The shape of the long runs in docs/BENCHMARKS.md section 8: one strategy, an execution budget, a long time limit.
+    CliRun r = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=per-vma", "--strategy", "pct",
+        "--executions", "300", "--time-limit", "1h", "--json", "--replay-dir", tmp.toString());
+    assertThat(r.code()).isZero();
+    assertThat(json(r.out())).containsEntry("strategy", "pct").containsEntry("verdict", "none")
+        .containsEntry("executions", 300L).containsEntry("exhausted", false).containsEntry("expected", "clean");
+  }
+
+  @Test
+  void dfsStopsBeforeTheBudgetWhenItsBoundIsExhausted() {
+    CliRun r = run("explore", "lost-update", "--variant", "update=atomic", "--strategy", "dfs:1",
+        "--executions", "1000000", "--time-limit", "1h", "--json", "--replay-dir", tmp.toString());
+    assertThat(r.code()).isZero();
+    Map<String, Object> m = json(r.out());
+    assertThat(m).containsEntry("strategy", "dfs:1").containsEntry("exhausted", true);
+    assertThat((Long) m.get("executions")).isLessThan(1_000_000L);
+  }
+
+  @Test
+  void theCatalogWithASmallBudgetExitsZeroWithOneRowPerVariant() {
+    CliRun r = run("explore", "--executions", "1000", "--json", "--replay-dir", tmp.toString());
+    assertThat(r.code()).as(r.out()).isZero();
+    List<?> rows = (List<?>) Json.parse(r.out().trim());
+    long variants = Catalog.all().stream().mapToLong(s -> Variant.all(s).size()).sum();
+    assertThat(rows).hasSize((int) variants)
+        .allSatisfy(row -> assertThat(((Map<?, ?>) row).get("ok")).isEqualTo(true));
   }
 
   @Test
