@@ -101,7 +101,7 @@ final class CatalogRun {
   private Row runJob(Job j, int total) throws IOException {
     boolean buggy = j.expected() != null;
     long n = cmd.executions != null ? cmd.executions : buggy ? BUGGY_EXECUTIONS : CLEAN_EXECUTIONS;
-    Explorer.Config cfg = cmd.config(j.scenario(), n, buggy ? BUGGY_LIMIT : CLEAN_LIMIT);
+    Explorer.Config cfg = cmd.config(j.scenario(), j.variant(), n, buggy ? BUGGY_LIMIT : CLEAN_LIMIT);
     ExploreResult r = new Explorer(j.scenario().program(j.variant()), cfg).explore(null);
     Path replay = null;
     if (r.found() != null) {

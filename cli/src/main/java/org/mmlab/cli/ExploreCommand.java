@@ -66,6 +66,10 @@ final class ExploreCommand implements Callable<Integer> {
   @Option(names = "--no-shrink", description = "report the schedule as found, without shrinking its preemptions")
   boolean noShrink;
 
+  @Option(names = "--first-verdict", description = "stop at the first bug of any kind (default: a buggy variant's search"
+      + " goes on past other kinds until the kind it expects, listing the others as 'also found')")
+  boolean firstVerdict;
+
   @Option(names = "--replay-dir", paramLabel = "DIR", description = "where replay files go (default reports)")
   Path replayDir = Path.of("reports");
 
@@ -97,7 +101,7 @@ final class ExploreCommand implements Callable<Integer> {
     if (stress) {
       return stress(s, v);
     }
-    Explorer.Config cfg = config(s, executions == null ? 10_000 : executions, Duration.ofSeconds(30));
+    Explorer.Config cfg = config(s, v, executions == null ? 10_000 : executions, Duration.ofSeconds(30));
     PrintStream err = System.err;
     boolean tty = System.console() != null && !json;
     if (!json) {
@@ -161,7 +165,11 @@ final class ExploreCommand implements Callable<Integer> {
     return r.verdict() == null ? 0 : 1;
   }
 
-  Explorer.Config config(Scenario s, long n, Duration defaultLimit) {
+  /**
+   * The explorer's configuration for {@code s}: the options given, else the defaults. A variant
+   * that expects a bug seeks that kind ({@link Explorer.Config#seek}) unless {@code --first-verdict}.
+   */
+  Explorer.Config config(Scenario s, Variant v, long n, Duration defaultLimit) {
     return Explorer.Config.defaults()
         .withStrategy(strategy)
         .withExecutions(n)
@@ -169,7 +177,8 @@ final class ExploreCommand implements Callable<Integer> {
         .withTimeLimit(timeLimit == null ? defaultLimit : Options.duration(timeLimit))
         .withMaxSteps(maxSteps == null ? s.maxSteps() : maxSteps)
         .withBackend(backend)
-        .withShrink(!noShrink);
+        .withShrink(!noShrink)
+        .withSeek(firstVerdict ? null : s.expected(v));
   }
 
   static String fileName(Scenario s, Variant v, ExploreResult r) {
@@ -194,6 +203,10 @@ final class ExploreCommand implements Callable<Integer> {
         + (f.preemptions() == 1 ? "" : "s") + " (shrunk from " + f.originalPreemptions() + " in "
         + f.originalSteps() + " steps); * marks a preemption"
         + (f.replayIdentical() ? "" : "; WARNING: replaying the found schedule did not reproduce its trace"));
+    for (ExploreResult.Other o : r.alsoFound()) {
+      System.out.println("also found on the way: " + o.kind().id() + " at execution " + o.execution()
+          + " (execution seed " + ReplayFile.hex(o.executionSeed()) + "): " + o.headline());
+    }
     System.out.println();
     System.out.print(TextReport.render(f, full));
     System.out.println();
@@ -224,6 +237,16 @@ final class ExploreCommand implements Callable<Integer> {
       m.put("steps", (long) f.steps().size());
       m.put("replayIdentical", f.replayIdentical());
     }
+    List<Map<String, Object>> others = new ArrayList<>();
+    for (ExploreResult.Other o : r.alsoFound()) {
+      Map<String, Object> om = new LinkedHashMap<>();
+      om.put("verdict", o.kind().id());
+      om.put("headline", o.headline());
+      om.put("execution", o.execution());
+      om.put("executionSeed", ReplayFile.hex(o.executionSeed()));
+      others.add(om);
+    }
+    m.put("alsoFound", others);
     return m;
   }
 

@@ -49,6 +49,31 @@ class MainTest {
   }
 
   @Test
+  @SuppressWarnings("unchecked")
+  void theRcuOnlyVariantSeeksItsUseAfterFreePastTheRacesOtherOutcomes() {
+    // With the default seed the race's leaked-tables outcome (wrong-result) comes first; the
+    // variant expects a use-after-free, so the search goes on and lists the leak under alsoFound.
+    CliRun r = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=rcu-only", "--json",
+        "--replay-dir", tmp.toString());
+    assertThat(r.code()).isEqualTo(1);
+    Map<String, Object> m = json(r.out());
+    assertThat(m).containsEntry("verdict", "use-after-free").containsEntry("expected", "use-after-free");
+    List<Map<String, Object>> others = (List<Map<String, Object>>) m.get("alsoFound");
+    assertThat(others).isNotEmpty().allSatisfy(o -> {
+      assertThat(o).containsKeys("verdict", "headline", "execution", "executionSeed");
+      assertThat((Long) o.get("execution")).isLessThan((Long) m.get("bugAtExecution"));
+    });
+
+    CliRun first = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=rcu-only", "--json",
+        "--first-verdict", "--replay-dir", tmp.toString());
+    assertThat(first.code()).isEqualTo(1);
+    Map<String, Object> f = json(first.out());
+    assertThat(f.get("verdict")).isEqualTo(others.getFirst().get("verdict"));
+    assertThat(f.get("bugAtExecution")).isEqualTo(others.getFirst().get("execution"));
+    assertThat((List<?>) f.get("alsoFound")).isEmpty();
+  }
+
+  @Test
   void exploreOfAFixedVariantExitsZeroWithVerdictNone() {
     CliRun r = run("explore", "lost-update", "--variant", "update=atomic", "--executions", "500", "--json",
         "--replay-dir", tmp.toString());

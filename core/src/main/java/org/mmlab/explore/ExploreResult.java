@@ -1,5 +1,6 @@
 package org.mmlab.explore;
 
+import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -14,9 +15,22 @@ import org.jspecify.annotations.Nullable;
  * @param totalSteps steps over all executions
  * @param exhausted true if a systematic strategy explored everything within its bounds
  * @param found the replayable, shrunk bug, or null
+ * @param alsoFound with {@link Explorer.Config#seek} set: the first verdict of each other kind
+ *     met on the way (not shrunk, not the result), in the order found
  */
 public record ExploreResult(Explorer.Config config, String backend, @Nullable Verdict verdict, long executions,
-    long bugAtExecution, long elapsedNanos, long totalSteps, boolean exhausted, @Nullable Found found) {
+    long bugAtExecution, long elapsedNanos, long totalSteps, boolean exhausted, @Nullable Found found,
+    List<Other> alsoFound) {
+  /**
+   * A verdict of another kind than the one sought, met during the search.
+   *
+   * @param kind its kind
+   * @param headline its headline
+   * @param execution the index of the execution that gave it
+   * @param executionSeed that execution's seed
+   */
+  public record Other(VerdictKind kind, String headline, long execution, long executionSeed) {}
+
   /** The verdict's id, or {@code "none"}. */
   public String verdictId() {
     return verdict == null ? "none" : verdict.kind().id();

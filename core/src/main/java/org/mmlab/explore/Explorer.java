@@ -17,7 +17,8 @@ import org.mmlab.explore.strategy.Portfolio;
  * <ol>
  *   <li>Execution {@code i} gets the seed {@link Rng#executionSeed}(master, i), a fresh
  *       {@link ExploreSched}, and the program's set-up; then the CPUs run under the strategy.</li>
- *   <li>A definite verdict stops the exploration. A step-bound hit is confirmed first: the
+ *   <li>A definite verdict stops the exploration (with {@link Config#seek} set, only one of
+ *       that kind does: others are noted and the search goes on). A step-bound hit is confirmed first: the
  *       prefix is replayed and continued under a fair random scheduler; only if that does not
  *       finish either is it a potential livelock. A lock-order inversion (lockdep's graph is
  *       shared by all executions) is kept and reported only if nothing definite turns up.</li>
@@ -54,39 +55,48 @@ public final class Explorer {
    * @param maxSteps the step bound of one execution
    * @param backend backend name ({@code best}, {@code continuation}, {@code virtual}, {@code platform})
    * @param shrink shrink a found schedule to the fewest preemptions
+   * @param seek the verdict kind to look for: a definite verdict of another kind is noted as
+   *     {@link ExploreResult#alsoFound()} and the exploration goes on, until one of this kind, the
+   *     budget or the time limit (then the first other finding is the result); null stops at the
+   *     first definite verdict of any kind
    */
   public record Config(String strategy, long executions, long masterSeed, Duration timeLimit, long maxSteps,
-      String backend, boolean shrink) {
+      String backend, boolean shrink, @Nullable VerdictKind seek) {
     public static Config defaults() {
-      return new Config("portfolio", 10_000, DEFAULT_SEED, Duration.ofSeconds(30), 20_000, "best", true);
+      return new Config("portfolio", 10_000, DEFAULT_SEED, Duration.ofSeconds(30), 20_000, "best", true, null);
     }
 
     public Config withStrategy(String s) {
-      return new Config(s, executions, masterSeed, timeLimit, maxSteps, backend, shrink);
+      return new Config(s, executions, masterSeed, timeLimit, maxSteps, backend, shrink, seek);
     }
 
     public Config withExecutions(long n) {
-      return new Config(strategy, n, masterSeed, timeLimit, maxSteps, backend, shrink);
+      return new Config(strategy, n, masterSeed, timeLimit, maxSteps, backend, shrink, seek);
     }
 
     public Config withSeed(long seed) {
-      return new Config(strategy, executions, seed, timeLimit, maxSteps, backend, shrink);
+      return new Config(strategy, executions, seed, timeLimit, maxSteps, backend, shrink, seek);
     }
 
     public Config withTimeLimit(Duration d) {
-      return new Config(strategy, executions, masterSeed, d, maxSteps, backend, shrink);
+      return new Config(strategy, executions, masterSeed, d, maxSteps, backend, shrink, seek);
     }
 
     public Config withMaxSteps(long m) {
-      return new Config(strategy, executions, masterSeed, timeLimit, m, backend, shrink);
+      return new Config(strategy, executions, masterSeed, timeLimit, m, backend, shrink, seek);
     }
 
     public Config withBackend(String b) {
-      return new Config(strategy, executions, masterSeed, timeLimit, maxSteps, b, shrink);
+      return new Config(strategy, executions, masterSeed, timeLimit, maxSteps, b, shrink, seek);
     }
 
     public Config withShrink(boolean s) {
-      return new Config(strategy, executions, masterSeed, timeLimit, maxSteps, backend, s);
+      return new Config(strategy, executions, masterSeed, timeLimit, maxSteps, backend, s, seek);
+    }
+
+    /** Keep exploring past definite verdicts of other kinds until one of {@code kind} (null: stop at the first). */
+    public Config withSeek(@Nullable VerdictKind kind) {
+      return new Config(strategy, executions, masterSeed, timeLimit, maxSteps, backend, shrink, kind);
     }
   }
 
@@ -126,6 +136,10 @@ public final class Explorer {
     Recorded found = null;
     String foundBy = null;
     List<Recorded> foundChain = List.of();
+    List<ExploreResult.Other> others = new ArrayList<>();
+    Recorded firstOther = null;
+    String firstOtherBy = null;
+    Verdict firstOtherVerdict = null;
     for (; i < config.executions(); i++) {
       if (strategy.exhausted()) {
         break;
@@ -160,6 +174,20 @@ public final class Explorer {
         }
         continue;
       }
+      if (out.verdict() != null && out.verdict().kind().definite()
+          && config.seek() != null && out.verdict().kind() != config.seek()) {
+        // Another outcome than the one sought: note the first of each kind, keep exploring.
+        Verdict ov = out.verdict();
+        if (others.stream().noneMatch(o -> o.kind() == ov.kind())) {
+          others.add(new ExploreResult.Other(ov.kind(), ov.headline(), i, seed));
+        }
+        if (firstOther == null) {
+          firstOther = rec;
+          firstOtherBy = member;
+          firstOtherVerdict = ov;
+        }
+        continue;
+      }
       if (out.verdict() != null && out.verdict().kind().definite()) {
         verdict = out.verdict();
         found = rec;
@@ -170,6 +198,15 @@ public final class Explorer {
     }
     long executions = i;
     boolean exhausted = strategy.exhausted();
+    if (verdict == null && firstOther != null) {
+      verdict = firstOtherVerdict;
+      found = firstOther;
+      foundBy = firstOtherBy;
+      others.removeFirst();
+    } else if (verdict != null) {
+      Verdict v = verdict;
+      others.removeIf(o -> o.kind() == v.kind());
+    }
     if (verdict == null && lockdep.inversion() != null) {
       verdict = lockdep.inversion();
       long at = lockdep.inversionExecution();
@@ -185,13 +222,13 @@ public final class Explorer {
     }
     if (verdict == null) {
       return new ExploreResult(config, backend.name(), null, executions, -1, System.nanoTime() - t0, totalSteps,
-          exhausted, null);
+          exhausted, null, List.of());
     }
     Found f = foundChain.isEmpty()
         ? finish(verdict, found, foundBy)
         : finishInversion(verdict, foundChain, foundBy);
     return new ExploreResult(config, backend.name(), f.verdict(), executions, found.index(), System.nanoTime() - t0,
-        totalSteps, exhausted, f);
+        totalSteps, exhausted, f, List.copyOf(others));
   }
 
   private @Nullable ExploreSched lastSched;

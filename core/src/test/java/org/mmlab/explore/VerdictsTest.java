@@ -151,4 +151,54 @@ class VerdictsTest {
     assertThat(r.verdictId()).isEqualTo("exception");
     assertThat(r.verdict().headline()).contains("boom");
   }
+
+  /** Two CPUs increment x without a lock: a lost update ends at 1 (wrong-result), else 2 (invariant). */
+  private static Explorer.Program twoOutcomes() {
+    return ex -> {
+      Atomic x = new Atomic(ex, "x", 0);
+      for (String name : List.of("a", "b")) {
+        ex.addCpu(name, () -> x.write(x.read() + 1));
+      }
+      return () -> {
+        VerdictKind k = x.read() == 1 ? VerdictKind.WRONG_RESULT : VerdictKind.INVARIANT;
+        throw new BugException(Verdict.of(k, "x is " + x.read(), List.of(), List.of()));
+      };
+    };
+  }
+
+  @Test
+  void seekingAKindGoesOnPastOtherKindsAndListsThem() {
+    int sawOtherFirst = 0;
+    for (long seed = 1; seed <= 10; seed++) {
+      Explorer.Config cfg = Explorer.Config.defaults().withStrategy("random").withSeed(seed).withExecutions(1_000);
+      ExploreResult first = new Explorer(twoOutcomes(), cfg).explore(null);
+      ExploreResult sought = new Explorer(twoOutcomes(), cfg.withSeek(VerdictKind.WRONG_RESULT)).explore(null);
+      assertThat(first.alsoFound()).isEmpty();
+      assertThat(sought.verdictId()).isEqualTo("wrong-result");
+      assertThat(sought.found().replayIdentical()).isTrue();
+      if (first.verdictId().equals("invariant")) {
+        sawOtherFirst++;
+        assertThat(sought.bugAtExecution()).isGreaterThan(first.bugAtExecution());
+        assertThat(sought.alsoFound()).singleElement().satisfies(o -> {
+          assertThat(o.kind()).isEqualTo(VerdictKind.INVARIANT);
+          assertThat(o.execution()).isEqualTo(first.bugAtExecution());
+          assertThat(o.headline()).isEqualTo("x is 2");
+        });
+      } else {
+        assertThat(sought.bugAtExecution()).isEqualTo(first.bugAtExecution());
+        assertThat(sought.alsoFound()).isEmpty();
+      }
+    }
+    assertThat(sawOtherFirst).as("seeds whose first verdict is the other kind").isPositive();
+  }
+
+  @Test
+  void aSoughtKindThatNeverComesEndsWithTheFirstOtherFinding() {
+    ExploreResult r = new Explorer(twoOutcomes(), Explorer.Config.defaults().withStrategy("random").withSeed(3)
+        .withExecutions(300).withSeek(VerdictKind.DEADLOCK)).explore(null);
+    assertThat(r.executions()).isEqualTo(300);
+    assertThat(r.verdictId()).isIn("wrong-result", "invariant");
+    assertThat(r.alsoFound()).singleElement().satisfies(o -> assertThat(o.kind()).isNotEqualTo(r.verdict().kind()));
+    assertThat(r.alsoFound().getFirst().execution()).isGreaterThan(r.bugAtExecution());
+  }
 }
