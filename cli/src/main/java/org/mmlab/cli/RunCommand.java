@@ -30,17 +30,21 @@ import picocli.CommandLine.Parameters;
  * the deadline is unmapped too; only pages written count). Then every process exits and
  * /proc/meminfo's MemFree must be back to its value at boot.
  *
+ * <p>{@code page-fault3} is will-it-scale's {@code page_fault3}: the same loop on a 128 MiB
+ * tmpfs file mapped MAP_SHARED (see {@link #loopShared}); {@code file-rw} is {@link FileRw}.
+ *
  * <p>Exit 0 on success; 1 if a thread failed (exception, signal, syscall error) or frames were not
  * all returned; 2 on usage errors.
  */
-@Command(name = "run", description = "Run a native workload on real threads (page-fault: will-it-scale page_fault1).")
+@Command(name = "run", description = "Run a native workload on real threads: page-fault, page-fault3 (will-it-scale) or file-rw.")
 final class RunCommand implements Callable<Integer> {
   /** page_fault1's mapping size. */
   static final long MEMSIZE = 128L << 20;
   /** How many pages a thread writes between looks at the clock. */
   private static final int CLOCK_EVERY = 256;
 
-  @Parameters(index = "0", paramLabel = "WORKLOAD", description = "the workload: page-fault")
+  @Parameters(index = "0", paramLabel = "WORKLOAD",
+      description = "page-fault (page_fault1: anonymous), page-fault3 (page_fault3: a shared tmpfs file) or file-rw")
   String workload = "";
 
   @Option(names = "--threads", paramLabel = "N", description = "threads, each a CPU (default 1)")
@@ -62,8 +66,14 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--json", description = "one JSON object on stdout, nothing else")
   boolean json;
 
+  @Option(names = "--block", paramLabel = "BYTES", description = "file-rw: bytes per pwrite/pread (default 1M)")
+  String block = "1M";
+
+  @Option(names = "--size", paramLabel = "BYTES", description = "file-rw: the file's size (default 64M)")
+  String size = "64M";
+
   /** One thread's outcome. */
-  private static final class Worker {
+  static final class Worker {
     final int index;
     long faults;
     long nanos;
@@ -76,8 +86,8 @@ final class RunCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    if (!workload.equals("page-fault")) {
-      throw new IllegalArgumentException("unknown workload " + workload + " (known: page-fault)");
+    if (!List.of("page-fault", "page-fault3", "file-rw").contains(workload)) {
+      throw new IllegalArgumentException("unknown workload " + workload + " (known: page-fault, page-fault3, file-rw)");
     }
     if (threads < 1) {
       throw new IllegalArgumentException("--threads must be at least 1: " + threads);
@@ -86,6 +96,17 @@ final class RunCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--seconds must be positive: " + seconds);
     }
     FaultLocking locking = FaultLocking.byId(faultLocking);
+    if (workload.equals("file-rw")) {
+      long blockBytes = parseBytes(block);
+      long fileBytes = parseBytes(size);
+      long bytes = memory == null ? threads * (fileBytes + (4L << 20)) + (16L << 20) : parseBytes(memory);
+      Kernel kernel = new Kernel(new NativeSched(), KernelConfig.DEFAULT.withMemory(bytes).withFaultLocking(locking));
+      try {
+        return new FileRw(kernel, threads, seconds, blockBytes, fileBytes, json).run();
+      } finally {
+        kernel.sched().releaseAll();
+      }
+    }
     long bytes = memory == null ? defaultMemory(threads) : parseBytes(memory);
     KernelConfig config = KernelConfig.DEFAULT.withMemory(bytes).withFaultLocking(locking);
 
@@ -130,7 +151,11 @@ final class RunCommand implements Callable<Integer> {
         try {
           go.await();
           long deadline = start[0] + (long) (seconds * 1e9);
-          loop(p, w, deadline);
+          if (workload.equals("page-fault3")) {
+            loopShared(p, w, deadline);
+          } else {
+            loop(p, w, deadline);
+          }
           w.nanos = System.nanoTime() - start[0];
         } catch (Throwable e) {
           w.failure = e;
@@ -177,7 +202,7 @@ final class RunCommand implements Callable<Integer> {
     PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
     if (json) {
       Map<String, Object> m = new LinkedHashMap<>();
-      m.put("workload", "page-fault");
+      m.put("workload", workload);
       m.put("threads", threads);
       m.put("seconds", secs);
       m.put("faults", total);
@@ -203,7 +228,7 @@ final class RunCommand implements Callable<Integer> {
       m.put("failure", f == null ? null : String.valueOf(f));
       out.println(Json.write(m));
     } else {
-      out.printf("page-fault: %d thread%s (%s, %s), %d MiB model RAM, %.2f s%n", threads, threads == 1 ? "" : "s",
+      out.printf("%s: %d thread%s (%s, %s), %d MiB model RAM, %.2f s%n", workload, threads, threads == 1 ? "" : "s",
           sameMm ? "one shared process" : "one process each", faultLocking,
           kernel.config().memoryBytes() >> 20, secs);
       for (Worker w : workers) {
@@ -252,7 +277,57 @@ final class RunCommand implements Callable<Integer> {
     }
   }
 
-  private static long memFreeKb(Kernel kernel) {
+  /**
+   * The page_fault3 loop of one thread: a file of 128 MiB on /dev/shm (created, sized by
+   * ftruncate, unlinked: it lives while open), then mmap it MAP_SHARED read-write, store one byte
+   * per page, munmap, repeat. The first round allocates the page cache (shmem_fault); later ones
+   * fault on pages already cached (do_shared_fault finding the folio). The descriptor is closed
+   * at the end, which frees the file.
+   */
+  private static void loopShared(Process p, Worker w, long deadline) {
+    String path = "/dev/shm/willitscale." + w.index;
+    long fd = p.open(path, Uapi.O_RDWR | Uapi.O_CREAT | Uapi.O_EXCL, 0600);
+    if (Process.errno(fd) != null) {
+      throw new IllegalStateException("open " + path + ": " + Process.errno(fd));
+    }
+    check("ftruncate", p.ftruncate((int) fd, MEMSIZE));
+    check("unlink", p.unlink(path));
+    try {
+      final long page = Uapi.PAGE_SIZE;
+      while (true) {
+        long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, Uapi.MAP_SHARED, (int) fd, 0);
+        if (Process.errno(addr) != null) {
+          throw new IllegalStateException("mmap failed: " + Process.errno(addr));
+        }
+        boolean done = false;
+        for (long off = 0; off < MEMSIZE; off += page) {
+          Signal s = p.store(addr + off, 1, 0);
+          if (s != null) {
+            throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + ": " + s);
+          }
+          w.faults++;
+          if ((w.faults % CLOCK_EVERY) == 0 && System.nanoTime() >= deadline) {
+            done = true;
+            break;
+          }
+        }
+        check("munmap", p.munmap(addr, MEMSIZE));
+        if (done || System.nanoTime() >= deadline) {
+          return;
+        }
+      }
+    } finally {
+      check("close", p.close((int) fd));
+    }
+  }
+
+  private static void check(String call, long ret) {
+    if (ret != 0) {
+      throw new IllegalStateException(call + " failed: " + Process.errno(ret));
+    }
+  }
+
+  static long memFreeKb(Kernel kernel) {
     for (String line : kernel.proc().meminfo().split("\n")) {
       if (line.startsWith("MemFree:")) {
         return Long.parseLong(line.substring("MemFree:".length()).replace("kB", "").trim());
