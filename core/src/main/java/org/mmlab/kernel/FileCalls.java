@@ -177,9 +177,7 @@ final class FileCalls {
         return Errno.EINVAL.ret();
       }
       int n = (int) Math.min(buf.length, MAX_RW_COUNT);
-      byte[] got = Shmem.read(f.inode(), offset, n);
-      System.arraycopy(got, 0, buf, 0, got.length);
-      return got.length;
+      return Shmem.read(f.inode(), offset, buf, n);
     } finally {
       f.put();
     }

@@ -141,8 +141,18 @@ public final class Shmem {
    * the file; holes read as zeros. No inode lock. Returns the bytes read.
    */
   public static byte[] read(ShmemInode inode, long pos, int len) {
-    PhysMem mem = inode.fs().mem();
     byte[] out = new byte[len];
+    int done = read(inode, pos, out, len);
+    return done == len ? out : java.util.Arrays.copyOf(out, done);
+  }
+
+  /**
+   * {@link #read(ShmemInode, long, int)} into {@code out[0, len)} (the caller's buffer, as
+   * {@code copy_folio_to_iter} fills the user's): returns the count read; bytes of {@code out}
+   * beyond it are left as they were.
+   */
+  public static int read(ShmemInode inode, long pos, byte[] out, int len) {
+    PhysMem mem = inode.fs().mem();
     int done = 0;
     while (done < len) {
       long size = inode.size();
@@ -164,10 +174,12 @@ public final class Shmem {
         mem.sched().point(OpKind.READ, page, "copy_folio_to_iter");
         mem.frames().loadBytes((page.pfn() << Uapi.PAGE_SHIFT) + off, out, done, n);
         f.folioPut();
+      } else {
+        java.util.Arrays.fill(out, done, done + n, (byte) 0); // a hole reads as zeros
       }
       done += n;
     }
-    return done == len ? out : java.util.Arrays.copyOf(out, done);
+    return done;
   }
 
   /**
