@@ -41,13 +41,18 @@ import org.jspecify.annotations.Nullable;
  * reports and {@link #remove} refuses to match. Either way a caller changes an item's range only
  * after removing it, and inserts it again afterwards.
  *
+ * <h2>Order of this file</h2>
+ * Insertion with its colour fix-up; removal with its fix-up; the shared structure (rotations and
+ * the augmentation's propagation); queries; checks (the walk itself is {@link IntervalTreeCheck}).
+ *
  * @param <T> the items, compared by identity
  */
 public final class IntervalTree<T> {
   /** One item and its range; for walks and checks. */
   public record Entry<T>(T item, long start, long last) {}
 
-  private static final class Node<T> {
+  /** A node; package-private for {@link IntervalTreeCheck}. */
+  static final class Node<T> {
     T item;
     long start;
     long last;
@@ -294,7 +299,7 @@ public final class IntervalTree<T> {
     return n != null && n.red;
   }
 
-  private static <T> long subtreeLastOf(Node<T> n) {
+  static <T> long subtreeLastOf(Node<T> n) {
     long m = n.last;
     if (n.left != null) {
       m = Math.max(m, n.left.subtreeLast);
@@ -414,23 +419,12 @@ public final class IntervalTree<T> {
 
   // ------------------------------------------------------------ checks
 
-  /** The validity walk of the Invariants: one line per problem, none if the tree is sound. */
+  /**
+   * The validity walk of the Invariants ({@link IntervalTreeCheck}): one line per problem, none
+   * if the tree is sound.
+   */
   public List<String> problems() {
-    List<String> problems = new ArrayList<>();
-    if (root != null) {
-      if (root.parent != null) {
-        problems.add("the root has a parent");
-      }
-      if (root.red) {
-        problems.add("the root is red");
-      }
-    }
-    long[] state = {Long.MIN_VALUE, 0}; // previous start, nodes seen
-    walk(root, problems, state);
-    if (state[1] != size) {
-      problems.add("size is " + size + " but the tree holds " + state[1] + " nodes");
-    }
-    return problems;
+    return IntervalTreeCheck.problems(root, size);
   }
 
   /** Throws {@link IllegalStateException} naming the first problem, if any. */
@@ -440,49 +434,5 @@ public final class IntervalTree<T> {
       throw new IllegalStateException("interval tree is malformed: " + problems.getFirst() + " (" + problems.size()
           + " problems)");
     }
-  }
-
-  /** Checks the subtree at {@code n} in order; returns its black height. */
-  private int walk(@Nullable Node<T> n, List<String> problems, long[] state) {
-    if (n == null) {
-      return 1;
-    }
-    String where = "node [" + n.start + ", " + n.last + "] " + n.item;
-    for (Node<T> c : childrenOf(n)) {
-      if (c.parent != n) {
-        problems.add("the child [" + c.start + ", " + c.last + "] of " + where + " names another parent");
-      }
-      if (n.red && c.red) {
-        problems.add("red " + where + " has a red child");
-      }
-    }
-    int lh = walk(n.left, problems, state);
-    if (n.start < state[0]) {
-      problems.add(where + " follows start " + state[0] + " in order");
-    }
-    state[0] = n.start;
-    state[1]++;
-    if (n.start > n.last) {
-      problems.add(where + " is empty");
-    }
-    if (n.subtreeLast != subtreeLastOf(n)) {
-      problems.add(where + " records subtree last " + n.subtreeLast + " but its subtree reaches " + subtreeLastOf(n));
-    }
-    int rh = walk(n.right, problems, state);
-    if (lh != rh) {
-      problems.add(where + " has black heights " + lh + " on the left and " + rh + " on the right");
-    }
-    return lh + (n.red ? 0 : 1);
-  }
-
-  private static <T> List<Node<T>> childrenOf(Node<T> n) {
-    List<Node<T>> out = new ArrayList<>(2);
-    if (n.left != null) {
-      out.add(n.left);
-    }
-    if (n.right != null) {
-      out.add(n.right);
-    }
-    return out;
   }
 }
