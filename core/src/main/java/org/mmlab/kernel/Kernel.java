@@ -20,6 +20,7 @@ import org.mmlab.mm.page.Page;
 import org.mmlab.mm.page.PageFlag;
 import org.mmlab.mm.page.PhysMem;
 import org.mmlab.mm.shmem.Tmpfs;
+import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.sync.PerCpuCounter;
 
 /**
@@ -194,14 +195,18 @@ public final class Kernel {
 
   /**
    * The kernel's part of the consistency walk, without scheduling points (it runs where no CPU
-   * does): the mm walk over every live process, then the frame accounting: frames in use are
+   * does): the mm walk over every live process, the page caches and {@code i_mmap} trees of
+   * tmpfs (each file VMA of a live process linked exactly once in its file's tree), then the
+   * frame accounting: frames in use are
    * exactly the zero page, the page tables of live processes (PGDs included) and the anonymous
    * pages they map (each private anonymous page is mapped once: there is no fork yet).
    */
   public void check() {
     List<Process> live = processes();
-    MmWalk.check(mem, live.stream().map(Process::mm).toList());
+    List<MmStruct> mms = live.stream().map(Process::mm).toList();
+    MmWalk.check(mem, mms);
     tmpfs.check();
+    tmpfs.checkFileVmas(mms);
     long tables = 0;
     long anon = 0;
     for (Process p : live) {

@@ -5,6 +5,9 @@ import java.util.List;
 import org.mmlab.debug.KObject;
 import org.mmlab.debug.LockClass;
 import org.mmlab.explore.Sched;
+import org.mmlab.explore.Verdict;
+import org.mmlab.explore.VerdictKind;
+import org.mmlab.mm.page.Frames;
 import org.mmlab.mm.vma.Vma;
 import org.mmlab.mm.vma.VmFlags;
 import org.mmlab.sync.Atomic;
@@ -21,14 +24,26 @@ import org.mmlab.sync.RwSem;
  *       ({@code xa_lock_irq(&mapping->i_pages)}), read under RCU (see {@link Filemap}).</li>
  *   <li>{@code nrpages}: pages in {@code i_pages}, a large folio counting all its pages. Written
  *       under the {@code i_pages} lock; read racily.</li>
- *   <li>{@code i_mmap}: the VMAs mapping the file. The kernel keeps an interval tree keyed by
- *       page offset; here a list in link order, searched linearly (simplified: only the lock
- *       matters for concurrency). Protected by {@code i_mmap_rwsem}.</li>
+ *   <li>{@code i_mmap}: the VMAs mapping the file, in an {@link IntervalTree} (the kernel's
+ *       {@code vma_interval_tree}, an augmented rbtree) where each VMA covers the file pages it
+ *       maps, [{@code vma_start_pgoff}, {@code vma_last_pgoff}] = [{@code vm_pgoff},
+ *       {@code vm_pgoff} + pages − 1]. Protected by {@code i_mmap_rwsem}: held for write to link,
+ *       unlink or re-key a VMA, for read or write to walk the tree. The tree's fields are plain
+ *       Java fields and its operations are no scheduling points; the rwsem's acquisition is
+ *       the scheduling point that orders them.</li>
  *   <li>{@code i_mmap_writable}: shared mappings that may be written, or a negative count of
  *       denials ({@code F_SEAL_WRITE} sets it to −1 while none exists). Atomic.</li>
  *   <li>{@code invalidate_lock}: an rwsem taken for write by truncation and hole punching around
  *       removing pages, for read by paths that must not see a page come back meanwhile.</li>
  * </ul>
+ *
+ * <h2>Changing a linked VMA's range</h2>
+ * A node's keys are those the VMA had when it was inserted. Whoever changes a linked VMA's
+ * {@code vm_start}, {@code vm_end} or {@code vm_pgoff} (a split, a merge, {@code vma_expand},
+ * {@code vma_shrink}) does it with {@code i_mmap_rwsem} held for write, between
+ * {@link #vmaIntervalTreeRemove} and {@link #vmaIntervalTreeInsert}, as the kernel's
+ * {@code vma_prepare} and {@code vma_complete} do; a walker holding the rwsem never sees a VMA
+ * at a stale interval. {@link #checkIMmap} reports a key that went stale anyway.
  *
  * <h2>Lifetime</h2>
  * Lives as long as its inode; the inode is evicted when it has no name, no open file and no
@@ -48,8 +63,8 @@ public final class AddressSpace extends KObject {
   private final XArray iPages;
   private final Atomic nrpages;
   private final RwSem iMmapRwsem;
-  /** Protected by {@link #iMmapRwsem}. */
-  private final List<Vma> iMmap = new ArrayList<>();
+  /** {@code mapping->i_mmap}. Protected by {@link #iMmapRwsem}. */
+  private final IntervalTree<Vma> iMmap = new IntervalTree<>();
   private final Atomic iMmapWritable;
   private final RwSem invalidateLock;
 
@@ -120,16 +135,39 @@ public final class AddressSpace extends KObject {
     iMmapRwsem.upWrite();
   }
 
-  /** The VMAs in {@code i_mmap} (a copy); {@code i_mmap_rwsem} is held. */
+  /** The VMAs in {@code i_mmap} in ascending page-offset order (a copy); {@code i_mmap_rwsem} is held. */
   public List<Vma> iMmapVmas() {
     iMmapRwsem.assertHeld();
-    return new ArrayList<>(iMmap);
+    return iMmap.overlapping(Long.MIN_VALUE, Long.MAX_VALUE);
+  }
+
+  /**
+   * {@code vma_interval_tree_foreach}: the VMAs in {@code i_mmap} mapping some file page of
+   * [first, last], in ascending page-offset order (a copy); {@code i_mmap_rwsem} is held.
+   */
+  public List<Vma> iMmapVmas(long first, long last) {
+    iMmapRwsem.assertHeld();
+    return iMmap.overlapping(first, last);
   }
 
   /** True if {@code i_mmap} has a VMA ({@code mapping_mapped}); {@code i_mmap_rwsem} is held. */
   public boolean mapped() {
     iMmapRwsem.assertHeld();
     return !iMmap.isEmpty();
+  }
+
+  /**
+   * {@code vma_start_pgoff}: the first file page {@code vma} maps. Read without a scheduling
+   * point: a linked VMA's range changes only under {@code i_mmap_rwsem} for write, which the
+   * callers hold (or the read side, which excludes that writer), or no CPU runs.
+   */
+  static long vmaStartPgoff(Vma vma) {
+    return vma.peekPgoff();
+  }
+
+  /** {@code vma_last_pgoff}: the last file page {@code vma} maps; as {@link #vmaStartPgoff}. */
+  static long vmaLastPgoff(Vma vma) {
+    return vma.peekPgoff() + ((vma.peekEnd() - vma.peekStart()) >>> Frames.PAGE_SHIFT) - 1;
   }
 
   /**
@@ -142,7 +180,7 @@ public final class AddressSpace extends KObject {
       if (sharedMayWrite(vma)) {
         iMmapWritable.addAndGet(1);
       }
-      iMmap.add(vma);
+      iMmap.insert(vma, vmaStartPgoff(vma), vmaLastPgoff(vma));
     } finally {
       iMmapUnlockWrite();
     }
@@ -152,12 +190,52 @@ public final class AddressSpace extends KObject {
   public void unlink(Vma vma) {
     iMmapLockWrite();
     try {
-      if (iMmap.remove(vma) && sharedMayWrite(vma)) {
+      if (removeLinked(vma) && sharedMayWrite(vma)) {
         iMmapWritable.addAndGet(-1);
       }
     } finally {
       iMmapUnlockWrite();
     }
+  }
+
+  /**
+   * {@code vma_interval_tree_remove} as {@code vma_prepare} calls it: takes the linked
+   * {@code vma} out of {@code i_mmap} before its range or page offset changes. Called with
+   * {@code i_mmap_rwsem} held for write; {@link #vmaIntervalTreeInsert} follows under the same
+   * hold.
+   */
+  public void vmaIntervalTreeRemove(Vma vma) {
+    iMmapRwsem.assertWriteLocked();
+    if (!removeLinked(vma)) {
+      throw new IllegalStateException(vma + " is not in i_mmap of " + this);
+    }
+  }
+
+  /**
+   * {@code vma_interval_tree_insert} as {@code vma_complete} calls it: puts {@code vma} back into
+   * {@code i_mmap} at its new range. Called with {@code i_mmap_rwsem} held for write.
+   */
+  public void vmaIntervalTreeInsert(Vma vma) {
+    iMmapRwsem.assertWriteLocked();
+    iMmap.insert(vma, vmaStartPgoff(vma), vmaLastPgoff(vma));
+  }
+
+  /**
+   * Removes {@code vma} from the tree at its current range; false if it is not linked. A VMA
+   * linked at another range had it changed without being taken out first: a bug.
+   */
+  private boolean removeLinked(Vma vma) {
+    if (iMmap.remove(vma, vmaStartPgoff(vma), vmaLastPgoff(vma))) {
+      return true;
+    }
+    for (IntervalTree.Entry<Vma> e : iMmap.entries()) {
+      if (e.item() == vma) {
+        throw sched.bug(Verdict.of(VerdictKind.INVARIANT, objectName() + ": " + vma + " is in i_mmap at pages ["
+            + e.start() + ", " + e.last() + "] but maps [" + vmaStartPgoff(vma) + ", " + vmaLastPgoff(vma)
+            + "]: its range changed while it was linked", List.of("i_mmap interval tree"), List.of()));
+      }
+    }
+    return false;
   }
 
   private static boolean sharedMayWrite(Vma vma) {
@@ -203,9 +281,40 @@ public final class AddressSpace extends KObject {
     return iMmapWritable.read() > 0;
   }
 
-  /** For checks: the linked VMAs without taking the lock (no CPU runs). */
+  /** For checks: the linked VMAs without taking the lock (no CPU runs), in page-offset order. */
   public List<Vma> peekIMmap() {
-    return new ArrayList<>(iMmap);
+    return iMmap.overlapping(Long.MIN_VALUE, Long.MAX_VALUE);
+  }
+
+  /** For checks: how many times {@code vma} is linked in {@code i_mmap} (no CPU runs). */
+  public int peekLinkCount(Vma vma) {
+    int n = 0;
+    for (IntervalTree.Entry<Vma> e : iMmap.entries()) {
+      if (e.item() == vma) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The {@code i_mmap} part of the consistency walk, where no CPU runs: the tree is well formed
+   * ({@link IntervalTree#problems}) and every VMA in it sits at the file pages it maps now (no
+   * range changed while linked). An {@code invariant} verdict lists what is wrong.
+   */
+  public void checkIMmap() {
+    List<String> problems = new ArrayList<>(iMmap.problems());
+    for (IntervalTree.Entry<Vma> e : iMmap.entries()) {
+      Vma v = e.item();
+      if (e.start() != vmaStartPgoff(v) || e.last() != vmaLastPgoff(v)) {
+        problems.add(v + " is linked at pages [" + e.start() + ", " + e.last() + "] but maps [" + vmaStartPgoff(v)
+            + ", " + vmaLastPgoff(v) + "]");
+      }
+    }
+    if (!problems.isEmpty()) {
+      throw sched.bug(Verdict.of(VerdictKind.INVARIANT, objectName() + ": i_mmap is inconsistent: " + problems.getFirst(),
+          problems, List.of()));
+    }
   }
 
   /** For checks: {@code i_mmap_writable} without a scheduling point. */

@@ -1,8 +1,9 @@
 /**
  * The page cache: the RCU-safe {@link org.mmlab.mm.filemap.XArray} behind {@code i_pages}
- * and the {@code address_space} with its lookups, insertion, removal and seek hole/data.
- * Kernel counterparts: {@code lib/xarray.c}, {@code include/linux/xarray.h},
- * {@code mm/filemap.c}.
+ * and the {@code address_space} with its lookups, insertion, removal and seek hole/data, and
+ * the interval tree behind {@code i_mmap}. Kernel counterparts: {@code lib/xarray.c},
+ * {@code include/linux/xarray.h}, {@code mm/filemap.c}, {@code mm/interval_tree.c},
+ * {@code include/linux/interval_tree_generic.h}.
  *
  * <table>
  *   <caption>Kernel names and their Java counterparts</caption>
@@ -22,6 +23,12 @@
  *   <tr><td>validity checks of {@code lib/test_xarray.c}</td><td>{@code XArray.check}, {@code XArrayCheck}</td></tr>
  *   <tr><td>{@code struct address_space}, {@code vma_link_file}, {@code unlink_file_vma},
  *       {@code mapping_map_writable}, {@code mapping_deny_writable}</td><td>{@code AddressSpace}</td></tr>
+ *   <tr><td>{@code vma_interval_tree} ({@code INTERVAL_TREE_DEFINE}, {@code mm/interval_tree.c}),
+ *       {@code vma_interval_tree_insert}, {@code vma_interval_tree_remove},
+ *       {@code vma_interval_tree_foreach}</td><td>{@code IntervalTree}; {@code AddressSpace.vmaIntervalTreeInsert},
+ *       {@code vmaIntervalTreeRemove}, {@code iMmapVmas(first, last)}</td></tr>
+ *   <tr><td>{@code vma_start_pgoff}, {@code vma_last_pgoff}</td><td>{@code AddressSpace} (package-private)</td></tr>
+ *   <tr><td>{@code lib/interval_tree_test.c}'s checks</td><td>{@code IntervalTree.check}, {@code IntervalTreeCheck}</td></tr>
  *   <tr><td>{@code filemap_get_entry}, {@code filemap_lock_folio}, {@code filemap_get_incore_folio},
  *       {@code __filemap_add_folio}, {@code filemap_remove_folio},
  *       {@code mapping_seek_hole_data}, {@code folio_zero_range}</td><td>{@code Filemap}</td></tr>

@@ -521,7 +521,8 @@ public final class Faults {
 
   /**
    * {@code unmap_mapping_range}'s walk ({@code unmap_mapping_range_tree}): zaps, in every VMA of
-   * {@code vmas} (the file's {@code i_mmap}), the pages of file pages [first, last]. The caller
+   * {@code vmas} (those of the file's {@code i_mmap} that {@code vma_interval_tree_foreach} found
+   * for the range), the pages of file pages [first, last]. The caller
    * holds the file's {@code i_mmap_rwsem} for read, which keeps each VMA's page tables alive
    * ({@code free_pgtables} unlinks a VMA from {@code i_mmap} before freeing them); no mmap lock is
    * taken. Each mm's pages are dropped after its TLB flush.

@@ -333,19 +333,31 @@ final class Layout {
       if (!s.changed()) {
         continue;
       }
-      // vma_prepare: a linked VMA's range and offset change under i_mmap_rwsem for write.
+      // vma_prepare: a linked VMA's range and offset change under i_mmap_rwsem for write, out
+      // of the file's interval tree (keyed by the file pages it maps); vma_complete puts it
+      // back at its new range before the rwsem drops.
+      boolean rekey = f != null && (s.start != s.origStart || s.pgoff != s.origPgoff || s.end != s.origEnd);
       if (f != null) {
         f.iMmapLockWrite();
       }
       try {
-        if (s.start != s.origStart || s.pgoff != s.origPgoff) {
-          v.setStart(s.start, s.pgoff);
+        if (rekey) {
+          f.iMmapRemove(v);
         }
-        if (s.end != s.origEnd) {
-          v.setEnd(s.end);
-        }
-        if (s.flags != s.origFlags) {
-          v.setFlags(s.flags);
+        try {
+          if (s.start != s.origStart || s.pgoff != s.origPgoff) {
+            v.setStart(s.start, s.pgoff);
+          }
+          if (s.end != s.origEnd) {
+            v.setEnd(s.end);
+          }
+          if (s.flags != s.origFlags) {
+            v.setFlags(s.flags);
+          }
+        } finally {
+          if (rekey) {
+            f.iMmapInsert(v);
+          }
         }
       } finally {
         if (f != null) {

@@ -129,6 +129,16 @@ public final class OpenFile extends KObject implements MmapFile {
   }
 
   @Override
+  public void iMmapRemove(Vma vma) {
+    inode.mapping().vmaIntervalTreeRemove(vma);
+  }
+
+  @Override
+  public void iMmapInsert(Vma vma) {
+    inode.mapping().vmaIntervalTreeInsert(vma);
+  }
+
+  @Override
   public boolean isShmem() {
     return true;
   }

@@ -267,15 +267,17 @@ public final class Shmem {
 
   /**
    * {@code unmap_mapping_range}: zaps file pages [first, last] (last −1: to the end) from every
-   * VMA in {@code i_mmap}, under {@code i_mmap_rwsem} for read.
+   * VMA in {@code i_mmap} that maps one of them ({@code vma_interval_tree_foreach} over the
+   * range), under {@code i_mmap_rwsem} for read.
    */
   static void unmapMappingRange(ShmemInode inode, long first, long last, boolean evenCows) {
     AddressSpace m = inode.mapping();
+    long lastIndex = last < 0 ? Long.MAX_VALUE : last;
     m.iMmapLockRead();
     try {
-      List<Vma> vmas = m.iMmapVmas();
+      List<Vma> vmas = m.iMmapVmas(first, lastIndex);
       if (!vmas.isEmpty()) {
-        inode.fs().faults().unmapMappingRange(vmas, first, last < 0 ? Long.MAX_VALUE : last, evenCows);
+        inode.fs().faults().unmapMappingRange(vmas, first, lastIndex, evenCows);
       }
     } finally {
       m.iMmapUnlockRead();

@@ -18,7 +18,10 @@ import org.mmlab.mm.mmap.SharedAnon;
 import org.mmlab.mm.page.Folio;
 import org.mmlab.mm.page.Page;
 import org.mmlab.mm.page.PhysMem;
+import org.mmlab.mm.vma.MmStruct;
+import org.mmlab.mm.vma.VmFile;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmaTree;
 import org.mmlab.sync.Mutex;
 import org.mmlab.sync.Spinlock;
 
@@ -274,13 +277,16 @@ public final class Tmpfs implements SharedAnon {
   /**
    * The page-cache part of the consistency walk, where no CPU runs: each inode's XArray is
    * valid; every entry is a folio of this mapping at its index, in use, with at least one
-   * reference per page for the cache; {@code nrpages} equals the pages present; every VMA in
-   * {@code i_mmap} maps this file, is attached and not freed; a live inode is named or referenced.
+   * reference per page for the cache; {@code nrpages} equals the pages present; {@code i_mmap}
+   * is a well-formed interval tree with every VMA at the file pages it maps now
+   * ({@link AddressSpace#checkIMmap}); every VMA in it maps this file and is not freed; a live
+   * inode is named or referenced.
    */
   public void check() {
     for (ShmemInode inode : inodes.values()) {
       AddressSpace m = inode.mapping();
       m.iPages().check();
+      m.checkIMmap();
       long[] pages = {0};
       m.iPages().forEachPeek((index, order, entry) -> {
         if (!(entry instanceof Folio f)) {
@@ -310,6 +316,31 @@ public final class Tmpfs implements SharedAnon {
       }
       if (inode.peekCount() == 0 && !inode.peekLinked()) {
         throw fail(inode + ": neither named nor open, but not evicted");
+      }
+    }
+  }
+
+  /**
+   * The other half of the {@code i_mmap} check, from the mms' side, where no CPU runs: every
+   * file VMA in the VMA tree of each of {@code mms} is linked exactly once in the
+   * {@code i_mmap} of its file, and that file's inode is live.
+   */
+  public void checkFileVmas(List<MmStruct> mms) {
+    for (MmStruct mm : mms) {
+      for (VmaTree.Entry<Vma> e : mm.tree().peek().ranges(0, Long.MAX_VALUE)) {
+        Vma v = e.value();
+        VmFile f = v.file();
+        if (f == null) {
+          continue;
+        }
+        if (!(f.mapping() instanceof AddressSpace m) || !(f instanceof OpenFile of) || !inodes.containsValue(of.inode())) {
+          throw fail(mm.objectName() + ": " + v + " maps " + f + ", which is no live tmpfs file");
+        }
+        int links = m.peekLinkCount(v);
+        if (links != 1) {
+          throw fail(mm.objectName() + ": " + v + " is linked " + links + " times in i_mmap of " + of.inode()
+              + " (exactly once expected)");
+        }
       }
     }
   }

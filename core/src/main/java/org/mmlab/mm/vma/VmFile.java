@@ -21,7 +21,9 @@ import org.mmlab.mm.page.Folio;
  * happens after its PTEs were zapped and before its page tables are freed: a truncation that
  * found the VMA in {@code i_mmap} under {@code i_mmap_rwsem} may walk its tables. Changes of a
  * linked VMA's range or offset are made with {@code i_mmap_rwsem} held for write
- * ({@code vma_prepare} / {@code vma_complete}).
+ * ({@code vma_prepare} / {@code vma_complete}), with the VMA taken out of the interval tree
+ * before the change and put back after it ({@link #iMmapRemove}, {@link #iMmapInsert}): the
+ * tree is keyed by the file pages each VMA maps.
  */
 public interface VmFile {
   /** The outcome of {@link #fault}: a locked folio with a reference, or why there is none. */
@@ -83,6 +85,20 @@ public interface VmFile {
 
   /** {@code i_mmap_unlock_write} ({@code vma_complete}). */
   void iMmapUnlockWrite();
+
+  /**
+   * {@code vma_interval_tree_remove} as {@code vma_prepare} calls it: takes the linked
+   * {@code vma} out of {@code i_mmap} before its range or page offset changes. Called between
+   * {@link #iMmapLockWrite} and {@link #iMmapUnlockWrite}, and followed by {@link #iMmapInsert}
+   * under the same hold.
+   */
+  void iMmapRemove(Vma vma);
+
+  /**
+   * {@code vma_interval_tree_insert} as {@code vma_complete} calls it: puts {@code vma} back
+   * into {@code i_mmap} at its new range. Called with {@code i_mmap_rwsem} held for write.
+   */
+  void iMmapInsert(Vma vma);
 
   /** True for shmem / tmpfs files: their pages count as {@code MM_SHMEMPAGES} and "Shmem" in smaps. */
   boolean isShmem();

@@ -178,6 +178,69 @@ class FileMappingTest {
     assertThat(k.proc().maps(a).lines().count()).isEqualTo(2);
   }
 
+  /**
+   * Splits, merges ({@code vma_merge} moving a neighbour's start and page offset too), a move and
+   * an in-place growth by mremap all change which file pages a VMA maps, so each one takes the
+   * VMA out of the file's {@code i_mmap} interval tree and puts it back at its new range. A hole
+   * punch and a truncation afterwards find the VMAs through the tree's range query: the punched
+   * page reads zero and every page past the new size raises SIGBUS in every mapping, while the
+   * pages below it keep their data. The consistency walk after each step checks each VMA's keys.
+   */
+  @Test
+  void truncateAfterSplitMergeAndMremapUnmapsExactlyTheTruncatedPages() {
+    int fd = (int) a.open("/dev/shm/t", Uapi.O_RDWR | Uapi.O_CREAT, 0600);
+    int fdb = (int) b.open("/dev/shm/t", Uapi.O_RDWR, 0);
+    assertThat(a.ftruncate(fd, 8 * PAGE)).isZero();
+    long m = a.mmap(0, 8 * PAGE, RW, Uapi.MAP_SHARED, fd, 0);
+    for (int i = 0; i < 8; i++) {
+      assertThat(a.store(m + i * PAGE, 1, 10 + i)).isNull();
+    }
+    // Split in three: [0, 1] rw, [2, 3] r, [4, 7] rw (file pages).
+    assertThat(a.mprotect(m + 2 * PAGE, 2 * PAGE, Uapi.PROT_READ)).isZero();
+    k.check();
+    // Page 4 joins the read-only middle: it grows to [2, 4], its neighbour now starts at page 5.
+    assertThat(a.mprotect(m + 4 * PAGE, PAGE, Uapi.PROT_READ)).isZero();
+    k.check();
+    // Pages 5 and 6 move far away; page 7 stays behind on its own.
+    long far = m + 64 * PAGE;
+    assertThat(a.mremap(m + 5 * PAGE, 2 * PAGE, 2 * PAGE, Uapi.MREMAP_MAYMOVE | Uapi.MREMAP_FIXED, far)).isEqualTo(far);
+    k.check();
+    // The moved part grows in place over file page 7 as well (page 7 is then mapped twice).
+    assertThat(a.mremap(far, 2 * PAGE, 3 * PAGE, 0, 0)).isEqualTo(far);
+    k.check();
+    // Back to read-write: [0, 1] and [2, 4] merge into [0, 4].
+    assertThat(a.mprotect(m + 2 * PAGE, 3 * PAGE, RW)).isZero();
+    k.check();
+    long mb = b.mmap(0, 4 * PAGE, RW, Uapi.MAP_SHARED, fdb, 3 * PAGE);
+    assertThat(k.proc().maps(a).lines().filter(l -> l.contains("/dev/shm/t")).count()).isEqualTo(3);
+    var mapping = k.tmpfs().peekInodes().getFirst().mapping();
+    assertThat(mapping.peekIMmap()).extracting(v -> v.peekPgoff()).containsExactly(0L, 3L, 5L, 7L);
+    // Every page through every mapping, faulting them all in.
+    for (int i = 0; i < 5; i++) {
+      assertThat(a.load(m + i * PAGE, 1).value()).isEqualTo(10 + i);
+    }
+    for (int i = 0; i < 3; i++) {
+      assertThat(a.load(far + i * PAGE, 1).value()).isEqualTo(15 + i);
+    }
+    assertThat(a.load(m + 7 * PAGE, 1).value()).isEqualTo(17);
+    for (int i = 0; i < 4; i++) {
+      assertThat(b.load(mb + i * PAGE, 1).value()).isEqualTo(13 + i);
+    }
+    // Punch file page 1, then truncate to 3 pages.
+    assertThat(a.fallocate(fd, Uapi.FALLOC_FL_PUNCH_HOLE | Uapi.FALLOC_FL_KEEP_SIZE, PAGE, PAGE)).isZero();
+    assertThat(a.load(m + PAGE, 1).value()).isZero();
+    assertThat(a.ftruncate(fd, 3 * PAGE)).isZero();
+    assertThat(a.load(m, 1).value()).isEqualTo(10);
+    assertThat(a.load(m + 2 * PAGE, 1).value()).isEqualTo(12);
+    for (long addr : new long[] {m + 3 * PAGE, m + 4 * PAGE, m + 7 * PAGE, far, far + PAGE, far + 2 * PAGE}) {
+      assertThat(a.load(addr, 1).signal()).as("0x%x", addr).isEqualTo(new Signal(Uapi.SIGBUS, Uapi.BUS_ADRERR, addr));
+    }
+    for (int i = 0; i < 4; i++) {
+      assertThat(b.load(mb + i * PAGE, 1).signal().signo()).isEqualTo(Uapi.SIGBUS);
+    }
+    k.check();
+  }
+
   @Test
   void exitOfBothProcessesReturnsEveryFrame() {
     long free = k.mem().peekNrFreePages();
