@@ -28,7 +28,7 @@ final class XArrayCheck {
       if (hm != 0) {
         problems.add("the array is empty but has marks 0b" + Integer.toBinaryString(hm));
       }
-    } else if (XArray.isSibling(h)) {
+    } else if (XaEntry.isSibling(h)) {
       problems.add("the head holds a sibling entry");
     } else if (h instanceof XaNode n) {
       if (n.parent != null) {
@@ -68,8 +68,8 @@ final class XArrayCheck {
         continue;
       }
       count++;
-      if (XArray.isSibling(e)) {
-        values += sibling(n, off, XArray.siblingOffset(e), where);
+      if (XaEntry.isSibling(e)) {
+        values += sibling(n, off, XaEntry.siblingOffset(e), where);
         markedHere(n, off, bit, where, "a sibling slot");
         continue;
       }
@@ -84,7 +84,7 @@ final class XArrayCheck {
         values++;
       }
       int sibs = 0;
-      for (int o = off + 1; o < XaNode.SIZE && XArray.isSibling(n.peek(o)) && XArray.siblingOffset(n.peek(o)) == off; o++) {
+      for (int o = off + 1; o < XaNode.SIZE && XaEntry.isSibling(n.peek(o)) && XaEntry.siblingOffset(n.peek(o)) == off; o++) {
         sibs++;
       }
       int span = sibs + 1;
@@ -111,13 +111,13 @@ final class XArrayCheck {
     }
     for (int k = canon + 1; k < off; k++) {
       Object between = n.peek(k);
-      if (!XArray.isSibling(between) || XArray.siblingOffset(between) != canon) {
+      if (!XaEntry.isSibling(between) || XaEntry.siblingOffset(between) != canon) {
         problems.add(where + ": slot " + k + " between slot " + canon + " and its sibling in slot " + off
             + " holds " + between);
       }
     }
     Object first = n.peek(canon);
-    if (first == null || XArray.isSibling(first) || first instanceof XaNode) {
+    if (first == null || XaEntry.isSibling(first) || first instanceof XaNode) {
       problems.add(where + ": the sibling in slot " + off + " names slot " + canon + ", which holds " + first);
       return 0;
     }

@@ -101,6 +101,11 @@ final class XaNode extends SyncObject {
     return "shift=" + shift + " count=" + count + (isDeadPeek() ? " (freed by RCU)" : "");
   }
 
+  /** {@code get_offset}: the slot of this node that covers {@code index}; no scheduling point. */
+  int slotOf(long index) {
+    return (int) (index >>> shift) & MASK;
+  }
+
   // ------------------------------------------------------------------ slots
 
   /** {@code xa_entry}/{@code xa_entry_locked}: slot {@code off}, a scheduling point tagged {@code what}. */

@@ -19,7 +19,12 @@
  *   <tr><td>{@code xa_find} with a mark, {@code xas_find_marked}</td><td>{@code XArray.findMarked}</td></tr>
  *   <tr><td>{@code xas_store} with {@code XA_STATE_ORDER}, {@code xa_store_order}, {@code xa_erase}</td><td>{@code XArray.store}</td></tr>
  *   <tr><td>{@code xa_set_mark}, {@code xa_clear_mark}, {@code xa_get_mark}</td><td>{@code XArray.setMark}, {@code clearMark}, {@code getMark}</td></tr>
- *   <tr><td>{@code xas_expand}, {@code xas_shrink}, {@code xas_delete_node}, {@code xas_free_nodes}</td><td>private helpers of {@code XArray}</td></tr>
+ *   <tr><td>{@code xa_head}</td><td>{@code XaHead} (package-private)</td></tr>
+ *   <tr><td>{@code xa_mk_internal}, {@code xa_mk_sibling}, {@code xa_mk_value}'s type</td><td>{@code XaEntry} (package-private)</td></tr>
+ *   <tr><td>the walks of {@code xas_load}, {@code xas_find}, {@code xas_find_marked}, {@code xa_get_mark}</td><td>{@code XaReader} (package-private)</td></tr>
+ *   <tr><td>{@code xas_store}, {@code xas_create}, {@code xas_squash_marks}, {@code xas_init_marks},
+ *       {@code xa_set_mark}, {@code xa_clear_mark} under the lock</td><td>{@code XaWriter} (package-private)</td></tr>
+ *   <tr><td>{@code xas_alloc}, {@code xas_expand}, {@code xas_shrink}, {@code xas_delete_node}, {@code xas_free_nodes}</td><td>{@code XaNodes} (package-private)</td></tr>
  *   <tr><td>validity checks of {@code lib/test_xarray.c}</td><td>{@code XArray.check}, {@code XArrayCheck}</td></tr>
  *   <tr><td>{@code struct address_space}, {@code vma_link_file}, {@code unlink_file_vma},
  *       {@code mapping_map_writable}, {@code mapping_deny_writable}</td><td>{@code AddressSpace}</td></tr>

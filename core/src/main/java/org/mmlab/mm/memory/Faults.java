@@ -5,19 +5,16 @@ import org.mmlab.explore.Sched;
 import org.mmlab.explore.Verdict;
 import org.mmlab.explore.VerdictKind;
 import org.mmlab.explore.OpKind;
-import org.mmlab.mm.page.Folio;
 import org.mmlab.mm.page.Gfp;
 import org.mmlab.mm.page.Page;
 import org.mmlab.mm.page.PageFlag;
 import org.mmlab.mm.page.PhysMem;
 import org.mmlab.mm.pgtable.Entry;
-import org.mmlab.mm.pgtable.Level;
 import org.mmlab.mm.pgtable.MmuGather;
 import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.pgtable.PageTables.Slot;
 import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.Vma;
-import org.mmlab.mm.vma.VmFile;
 import org.mmlab.mm.vma.VmFlags;
 import org.mmlab.sync.PerCpuCounter;
 import org.mmlab.sync.Spinlock;
@@ -29,9 +26,11 @@ import org.mmlab.sync.Spinlock;
  * <h2>Contents</h2>
  * {@link #userFault} ({@code do_user_addr_fault}: which lock, which VMA, the access check);
  * {@link #handleMmFault} ({@code __handle_mm_fault}: tables down to the PTE);
- * {@code handlePteFault}, {@code doAnonymousPage}, {@code doFault} ({@code do_read_fault},
- * {@code do_cow_fault}, {@code do_shared_fault}), {@code doWpPage}; {@link #zap}
- * ({@code zap_page_range_single}), {@link #unmapMappingRange}.
+ * {@code handlePteFault}, {@code doAnonymousPage}, {@code doWpPage} and the PTE helpers they
+ * share with the file paths; {@link #linearPageIndex}; {@link #zap}
+ * ({@code zap_page_range_single}), {@link #unmapMappingRange}. The file fault paths
+ * ({@code do_fault}: {@code do_read_fault}, {@code do_cow_fault}, {@code do_shared_fault};
+ * {@code wp_page_shared}) are in {@link FileFaults}; the unmapping is done by {@link Zap}.
  *
  * <h2>Locking</h2>
  * <pre>
@@ -60,6 +59,10 @@ public final class Faults {
   private final Page zeroPage;
   private final FaultLocking locking;
   private final PerCpuCounter pgfault;
+  /** {@code do_fault} and {@code wp_page_shared}. Immutable. */
+  private final FileFaults fileFaults;
+  /** {@code zap_page_range_single} and {@code unmap_mapping_range}. Immutable. */
+  private final Zap zap;
 
   /**
    * @param zeroPage the kernel's {@code ZERO_PAGE}: reserved, never freed
@@ -71,6 +74,8 @@ public final class Faults {
     this.zeroPage = zeroPage;
     this.locking = locking;
     this.pgfault = pgfault;
+    this.fileFaults = new FileFaults(sched, mem);
+    this.zap = new Zap(mem);
   }
 
   public FaultLocking locking() {
@@ -175,7 +180,7 @@ public final class Faults {
       if (vma.isAnonymous()) {
         return doAnonymousPage(vma, pmd, pte, addr, write, gfp, spec);
       }
-      return spec >= 0 ? FaultResult.RETRY : doFault(vma, pmd, pte, addr, write);
+      return spec >= 0 ? FaultResult.RETRY : fileFaults.doFault(vma, pmd, pte, addr, write);
     }
     if (!Entry.isPresent(orig)) {
       throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "non-present PTE " + Entry.describe(orig) + " at 0x"
@@ -214,7 +219,7 @@ public final class Faults {
   }
 
   /** {@link #pteFlags(Vma, boolean)} with the dirty bit apart from the write bit. */
-  private static long pteFlags(Vma vma, boolean writable, boolean dirty) {
+  static long pteFlags(Vma vma, boolean writable, boolean dirty) {
     long f = Entry.USER | Entry.ACCESSED;
     if (writable) {
       f |= Entry.WRITE;
@@ -268,7 +273,7 @@ public final class Faults {
   }
 
   /** {@code folio_add_new_anon_rmap} + counters + {@code set_pte_at}; the PTE lock is held. */
-  private void mapNewAnon(Vma vma, Slot pte, Page page, long addr) {
+  static void mapNewAnon(Vma vma, Slot pte, Page page, long addr) {
     MmStruct mm = vma.mm();
     page.setAnonMapping(mm);
     page.setIndex((addr - vma.peekStart()) / 4096 + vma.peekPgoff());
@@ -299,12 +304,7 @@ public final class Faults {
             + Long.toHexString(addr) + ": copy on write after fork is not modelled yet", List.of(), List.of()));
       }
       if ((vma.flags() & VmFlags.SHARED) != 0) {
-        // wp_page_shared: a page-cache page of a shared mapping is written in place (shmem has no
-        // page_mkwrite to call); the folio becomes dirty.
-        pt.store(pte, Entry.mkdirty(Entry.mkyoung(Entry.mkwrite(orig))), "wp_page_reuse");
-        ptl.unlock();
-        page.folio().folioTestSetDirty();
-        return FaultResult.HANDLED;
+        return FileFaults.wpPageShared(pt, pte, ptl, orig, page);
       }
       // A page-cache page in a private mapping: copy it (keeping it alive across the unlock).
       page.getPage();
@@ -319,7 +319,7 @@ public final class Faults {
       return FaultResult.OOM;
     }
     if (old != null) {
-      copyUserHighpage(page, old);
+      copyUserHighpage(sched, mem, page, old);
     }
     page.folioMarkUptodate();
     ptl.lock();
@@ -349,7 +349,7 @@ public final class Faults {
   }
 
   /** {@code copy_user_highpage}: the contents of {@code src} into {@code dst}; one point on each. */
-  private void copyUserHighpage(Page dst, Page src) {
+  static void copyUserHighpage(Sched sched, PhysMem mem, Page dst, Page src) {
     sched.point(OpKind.READ, src, "copy_user_highpage");
     sched.point(OpKind.WRITE, dst, "copy_user_highpage");
     mem.frames().copyPage(dst.pfn(), src.pfn());
@@ -361,86 +361,11 @@ public final class Faults {
     mm.addShmemRss(-1);
   }
 
-  // ------------------------------------------------------------ do_fault (file mappings)
+  // ------------------------------------------------------------ file mappings
 
   /** {@code linear_page_index}: the file page {@code addr} maps in {@code vma}. */
   public static long linearPageIndex(Vma vma, long addr) {
     return vma.pgoff() + ((addr - vma.start()) >>> 12);
-  }
-
-  /**
-   * {@code do_fault}: a PTE that is none in a file mapping (shared anonymous memory included).
-   * A read maps the page-cache page ({@code do_read_fault}); a write to a private mapping copies
-   * it into a new anonymous page ({@code do_cow_fault}); a write to a shared one maps it writable
-   * and dirties it ({@code do_shared_fault}). The file's {@code ->fault} returns the folio locked
-   * with a reference; the reference becomes the PTE's.
-   */
-  private FaultResult doFault(Vma vma, Slot pmd, Slot pte, long addr, boolean write) {
-    VmFile file = vma.file();
-    if (file == null) {
-      throw new IllegalStateException("do_fault on an anonymous VMA");
-    }
-    boolean shared = (vma.flags() & VmFlags.SHARED) != 0;
-    long pgoff = linearPageIndex(vma, addr);
-    Page cow = null;
-    if (write && !shared) {
-      cow = mem.allocPages(Gfp.USER, 0, "do_cow_fault");
-      if (cow == null) {
-        return FaultResult.OOM;
-      }
-    }
-    VmFile.FaultedFolio ff = file.fault(vma, pgoff);
-    Folio folio = ff.folio();
-    if (folio == null) {
-      if (cow != null) {
-        cow.folioPut();
-      }
-      return ff.outcome() == VmFile.Outcome.SIGBUS ? FaultResult.SIGBUS : FaultResult.OOM;
-    }
-    Page page = folio.folioPage(pgoff - folio.headPage().index());
-    if (cow != null) {
-      copyUserHighpage(cow, page);
-      cow.folioMarkUptodate();
-      folio.folioUnlock();
-      folio.folioPut();
-      return finishAnon(vma, pmd, pte, addr, cow);
-    }
-    PageTables pt = vma.mm().pageTables();
-    Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
-    ptl.lock();
-    if (!Entry.isNone(pt.load(pte))) {
-      ptl.unlock();
-      folio.folioUnlock();
-      folio.folioPut();
-      return FaultResult.HANDLED;
-    }
-    // finish_fault / set_pte_range: a shared writable VMA maps the page writable even on a read
-    // (shmem needs no write notification); only a write dirties the PTE.
-    boolean writable = shared && (vma.flags() & VmFlags.WRITE) != 0;
-    page.mapcountInc();
-    vma.mm().addShmemRss(1);
-    pt.store(pte, Entry.make(page.pfn(), pteFlags(vma, writable, write)), "set_pte_at");
-    ptl.unlock();
-    if (write) {
-      folio.folioTestSetDirty();
-    }
-    folio.folioUnlock();
-    return FaultResult.HANDLED;
-  }
-
-  /** The end of {@code do_cow_fault}: maps the new anonymous copy if the PTE is still none. */
-  private FaultResult finishAnon(Vma vma, Slot pmd, Slot pte, long addr, Page page) {
-    PageTables pt = vma.mm().pageTables();
-    Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
-    ptl.lock();
-    if (!Entry.isNone(pt.load(pte))) {
-      ptl.unlock();
-      page.folioPut();
-      return FaultResult.HANDLED;
-    }
-    mapNewAnon(vma, pte, page, addr);
-    ptl.unlock();
-    return FaultResult.HANDLED;
   }
 
   // ------------------------------------------------------------ zap
@@ -452,7 +377,7 @@ public final class Faults {
    * {@code MADV_DONTNEED}) and, for munmap, has the VMA write-locked and detached.
    */
   public void zap(Vma vma, MmuGather tlb, long start, long end) {
-    zap(vma, tlb, start, end, true);
+    zap.zap(vma, tlb, start, end, true);
   }
 
   /**
@@ -461,62 +386,7 @@ public final class Faults {
    * keeps them; a truncation removes them too.
    */
   public void zap(Vma vma, MmuGather tlb, long start, long end, boolean evenCows) {
-    MmStruct mm = vma.mm();
-    PageTables pt = mm.pageTables();
-    long a = start;
-    while (a < end) {
-      long next = Math.min(Level.PMD.next(a), end);
-      Slot pmd = pt.walk(a, Level.PMD);
-      if (pmd != null) {
-        long pmdEntry = pt.load(pmd);
-        if (Entry.isPresent(pmdEntry) && !Entry.isHuge(pmdEntry)) {
-          zapPteRange(mm, tlb, pmd, pmdEntry, a, next, evenCows);
-        }
-      }
-      a = next;
-    }
-  }
-
-  private void zapPteRange(MmStruct mm, MmuGather tlb, Slot pmd, long pmdEntry, long start, long end,
-      boolean evenCows) {
-    PageTables pt = mm.pageTables();
-    Spinlock ptl = pt.pteLockptr(pmd, pmdEntry);
-    ptl.lock();
-    long anon = 0;
-    long shmem = 0;
-    for (long a = start; a < end; a += 4096) {
-      Slot pte = pt.lower(pmd, pmdEntry, a);
-      long e = pt.load(pte);
-      if (Entry.isNone(e)) {
-        continue;
-      }
-      Page page = Entry.isPresent(e) && !Entry.isSpecial(e) ? mem.pfnToPage(Entry.pfn(e)) : null;
-      if (!evenCows && (page == null || page.isAnon())) {
-        continue; // zap_skip_check_mapping: keep private copies (and the zero page)
-      }
-      long old = pt.getAndClear(pte, "ptep_get_and_clear_full");
-      tlb.track(a, a + 4096);
-      if (page == null) {
-        continue;
-      }
-      page.mapcountDec();
-      if (page.isAnon()) {
-        anon++;
-      } else {
-        shmem++;
-        if (Entry.isDirty(old)) {
-          page.folio().folioTestSetDirty(); // folio_mark_dirty for a dirty PTE of a file page
-        }
-      }
-      tlb.removeFolio(page, a);
-    }
-    if (anon > 0) {
-      mm.addAnonRss(-anon);
-    }
-    if (shmem > 0) {
-      mm.addShmemRss(-shmem);
-    }
-    ptl.unlock();
+    zap.zap(vma, tlb, start, end, evenCows);
   }
 
   /**
@@ -528,21 +398,6 @@ public final class Faults {
    * taken. Each mm's pages are dropped after its TLB flush.
    */
   public void unmapMappingRange(List<Vma> vmas, long first, long last, boolean evenCows) {
-    for (Vma vma : vmas) {
-      long vbegin = vma.pgoff();
-      long vpages = (vma.end() - vma.start()) >>> 12;
-      long vend = vbegin + vpages - 1;
-      if (vend < first || vbegin > last) {
-        continue;
-      }
-      long from = Math.max(first, vbegin);
-      long to = Math.min(last, vend);
-      long start = vma.start() + ((from - vbegin) << 12);
-      long end = vma.start() + ((to - vbegin + 1) << 12);
-      MmStruct mm = vma.mm();
-      MmuGather tlb = new MmuGather(mm.pageTables(), mm.flusher());
-      zap(vma, tlb, start, end, evenCows);
-      tlb.finish();
-    }
+    zap.unmapMappingRange(vmas, first, last, evenCows);
   }
 }
