@@ -75,6 +75,8 @@ public final class Cpu {
   long myWrites;
   @Nullable String lastRetryLabel;
   long lastRetryForeign = -1;
+  /** The key of the last retry ({@link Sched#retry(String, long, SyncObject)}; 0 without one). */
+  long lastRetryKey;
   /** Backend handle (a Continuation, a thread...). */
   @Nullable Object handle;
   @Nullable Runnable body;

@@ -462,12 +462,17 @@ public final class ExploreSched extends Sched {
 
   @Override
   public void retry(String label, @Nullable SyncObject obj) {
+    retry(label, 0, obj);
+  }
+
+  @Override
+  public void retry(String label, long key, @Nullable SyncObject obj) {
     Cpu c = current;
     if (c == null) {
       return;
     }
     long foreign = writes - c.myWrites;
-    if (label.equals(c.lastRetryLabel) && foreign == c.lastRetryForeign) {
+    if (label.equals(c.lastRetryLabel) && key == c.lastRetryKey && foreign == c.lastRetryForeign) {
       c.spinLabel = label;
       c.ready = () -> writes - c.myWrites != foreign;
     } else {
@@ -475,6 +480,7 @@ public final class ExploreSched extends Sched {
       c.ready = null;
     }
     c.lastRetryLabel = label;
+    c.lastRetryKey = key;
     c.lastRetryForeign = foreign;
     announce(c, OpKind.RETRY, obj == null ? gp.retryMarker() : obj, label);
     c.yielded = true;

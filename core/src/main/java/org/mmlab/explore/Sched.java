@@ -153,6 +153,17 @@ public abstract sealed class Sched permits NativeSched, ExploreSched {
   public abstract void retry(String label, @Nullable SyncObject obj);
 
   /**
+   * {@link #retry(String, SyncObject)} at a point whose successive visits can be about different
+   * things: {@code key} tells them apart (the user access retried after a handled fault: its
+   * address and kind). Under the explorer a CPU spins only if it comes back to the same label
+   * with the same key and no other CPU wrote since; the label is also what the report shows.
+   * Natively: as {@link #retry(String, SyncObject)}.
+   */
+  public void retry(String label, long key, @Nullable SyncObject obj) {
+    retry(label, obj);
+  }
+
+  /**
    * The operation just announced as a write (a trylock, a cmpxchg, a {@code folio_try_get})
    * failed and changed nothing: under the explorer it does not count as progress for the
    * retry points of other CPUs. Native mode: nothing.

@@ -379,7 +379,8 @@ public final class Process {
     if (r != FaultResult.HANDLED) {
       return Signal.of(r, f.address());
     }
-    kernel.sched().retry("user access after a handled fault", null);
+    // Keyed by address and kind: the next access faulting elsewhere is progress, not a spin.
+    kernel.sched().retry("user access after a handled fault", (f.address() << 1) | (f.write() ? 1 : 0), null);
     mmu.enterUser(cpu, context);
     return null;
   }
