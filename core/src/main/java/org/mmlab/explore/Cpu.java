@@ -77,6 +77,8 @@ public final class Cpu {
   long lastRetryForeign = -1;
   /** The key of the last retry ({@link Sched#retry(String, long, SyncObject)}; 0 without one). */
   long lastRetryKey;
+  /** This CPU's own write count at its last retry (keyed retries count their own progress). */
+  long lastRetryMine;
   /** Backend handle (a Continuation, a thread...). */
   @Nullable Object handle;
   @Nullable Runnable body;

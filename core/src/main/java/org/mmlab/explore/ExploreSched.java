@@ -462,17 +462,27 @@ public final class ExploreSched extends Sched {
 
   @Override
   public void retry(String label, @Nullable SyncObject obj) {
-    retry(label, 0, obj);
+    retryAt(label, 0, false, obj);
   }
 
   @Override
   public void retry(String label, long key, @Nullable SyncObject obj) {
+    retryAt(label, key, true, obj);
+  }
+
+  /**
+   * A retry point: a spin (the CPU waits for another's write, a livelock if none can come) when
+   * it is the CPU's second visit at the same label and key with no other CPU's write in between
+   * and, for a keyed point ({@code ownCounts}), none of its own either.
+   */
+  private void retryAt(String label, long key, boolean ownCounts, @Nullable SyncObject obj) {
     Cpu c = current;
     if (c == null) {
       return;
     }
     long foreign = writes - c.myWrites;
-    if (label.equals(c.lastRetryLabel) && key == c.lastRetryKey && foreign == c.lastRetryForeign) {
+    if (label.equals(c.lastRetryLabel) && key == c.lastRetryKey && foreign == c.lastRetryForeign
+        && (!ownCounts || c.myWrites == c.lastRetryMine)) {
       c.spinLabel = label;
       c.ready = () -> writes - c.myWrites != foreign;
     } else {
@@ -482,6 +492,7 @@ public final class ExploreSched extends Sched {
     c.lastRetryLabel = label;
     c.lastRetryKey = key;
     c.lastRetryForeign = foreign;
+    c.lastRetryMine = c.myWrites;
     announce(c, OpKind.RETRY, obj == null ? gp.retryMarker() : obj, label);
     c.yielded = true;
     suspend(c);

@@ -153,11 +153,12 @@ public abstract sealed class Sched permits NativeSched, ExploreSched {
   public abstract void retry(String label, @Nullable SyncObject obj);
 
   /**
-   * {@link #retry(String, SyncObject)} at a point whose successive visits can be about different
-   * things: {@code key} tells them apart (the user access retried after a handled fault: its
-   * address and kind). Under the explorer a CPU spins only if it comes back to the same label
-   * with the same key and no other CPU wrote since; the label is also what the report shows.
-   * Natively: as {@link #retry(String, SyncObject)}.
+   * {@link #retry(String, SyncObject)} at a point that retries an operation whose handler may
+   * make the progress itself (the user access retried after a handled fault: the fault installed
+   * a PTE), and whose successive visits can be about different things ({@code key}: the address
+   * and kind of the access). Under the explorer a CPU spins here only if it comes back to the
+   * same label with the same key and nobody, itself included, wrote since. Natively: as
+   * {@link #retry(String, SyncObject)}.
    */
   public void retry(String label, long key, @Nullable SyncObject obj) {
     retry(label, obj);

@@ -19,7 +19,8 @@ public enum FaultResult {
   /** No memory for a page or a page table. */
   OOM(Uapi.SIGBUS, Uapi.BUS_ADRERR),
   /**
-   * {@code VM_FAULT_RETRY}: a speculative fault found the mm changed and gave up; the fault is
+   * {@code VM_FAULT_RETRY}: a speculative fault found the mm changed and gave up, or a file's
+   * fault handler released the fault's lock to sleep ({@code shmem_falloc_wait}); the fault is
    * handled again under the mmap lock. Never returned by {@code Faults.userFault}.
    */
   RETRY(0, 0);

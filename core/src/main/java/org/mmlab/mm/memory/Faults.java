@@ -1,6 +1,7 @@
 package org.mmlab.mm.memory;
 
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.mmlab.explore.Sched;
 import org.mmlab.explore.Verdict;
 import org.mmlab.explore.VerdictKind;
@@ -15,6 +16,7 @@ import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.pgtable.PageTables.Slot;
 import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmFault;
 import org.mmlab.mm.vma.VmFlags;
 import org.mmlab.sync.PerCpuCounter;
 import org.mmlab.sync.Spinlock;
@@ -98,9 +100,13 @@ public final class Faults {
     if (locking == FaultLocking.PER_VMA) {
       Vma vma = mm.lockVmaUnderRcu(addr);
       if (vma != null) {
-        FaultResult r = accessOk(vma, write) ? handleMmFault(vma, addr, write) : FaultResult.SEGV_ACCERR;
-        mm.vmaEndRead(vma);
-        return r;
+        FaultResult r = accessOk(vma, write) ? handleMmFault(VmFault.underVmaLock(vma), addr, write)
+            : FaultResult.SEGV_ACCERR;
+        if (r != FaultResult.RETRY) {
+          mm.vmaEndRead(vma);
+          return r;
+        }
+        // VM_FAULT_RETRY: the handler released the VMA lock and slept; go on under mmap_lock.
       }
     } else if (locking == FaultLocking.RCU_ONLY) {
       // Everything under rcu_read_lock, allocating with GFP_NOWAIT; if that fails, give up
@@ -119,18 +125,24 @@ public final class Faults {
         return r;
       }
     }
-    mm.mmapReadLock();
-    try {
+    while (true) {
+      mm.mmapReadLock();
       Vma vma = mm.findVma(addr);
       if (vma == null || vma.start() > addr) {
+        mm.mmapReadUnlock();
         return FaultResult.SEGV_MAPERR;
       }
       if (!accessOk(vma, write)) {
+        mm.mmapReadUnlock();
         return FaultResult.SEGV_ACCERR;
       }
-      return handleMmFault(vma, addr, write);
-    } finally {
-      mm.mmapReadUnlock();
+      FaultResult r = handleMmFault(VmFault.underMmapLock(vma), addr, write);
+      if (r != FaultResult.RETRY) {
+        mm.mmapReadUnlock();
+        return r;
+      }
+      // VM_FAULT_RETRY: mmap_lock was released by the handler; again with FAULT_FLAG_TRIED.
+      sched.retry("do_user_addr_fault: VM_FAULT_RETRY", addr, null);
     }
   }
 
@@ -157,6 +169,19 @@ public final class Faults {
    * installed (-1 for a fault holding a lock).
    */
   public FaultResult handleMmFault(Vma vma, long addr, boolean write, int gfp, long spec) {
+    return handleMmFault(vma, addr, write, gfp, spec, null);
+  }
+
+  /**
+   * {@code handle_mm_fault} of a user fault described by {@code vmf} (which lock it holds, and
+   * that it may be retried). Returns {@link FaultResult#RETRY} if a file's fault handler dropped
+   * that lock to sleep: the caller must not unlock it again, and starts over.
+   */
+  public FaultResult handleMmFault(VmFault vmf, long addr, boolean write) {
+    return handleMmFault(vmf.vma(), addr, write, Gfp.USER, -1, vmf);
+  }
+
+  private FaultResult handleMmFault(Vma vma, long addr, boolean write, int gfp, long spec, @Nullable VmFault vmf) {
     PageTables pt = vma.mm().pageTables();
     Slot pud = pt.pudAlloc(addr, gfp);
     if (pud == null) {
@@ -170,17 +195,19 @@ public final class Faults {
     if (pte == null) {
       return FaultResult.OOM;
     }
-    return handlePteFault(vma, pmd, pte, addr & -4096L, write, gfp, spec);
+    return handlePteFault(vma, pmd, pte, addr & -4096L, write, gfp, spec, vmf);
   }
 
-  private FaultResult handlePteFault(Vma vma, Slot pmd, Slot pte, long addr, boolean write, int gfp, long spec) {
+  private FaultResult handlePteFault(Vma vma, Slot pmd, Slot pte, long addr, boolean write, int gfp, long spec,
+      @Nullable VmFault vmf) {
     PageTables pt = vma.mm().pageTables();
     long orig = pt.load(pte);
     if (Entry.isNone(orig)) {
       if (vma.isAnonymous()) {
         return doAnonymousPage(vma, pmd, pte, addr, write, gfp, spec);
       }
-      return spec >= 0 ? FaultResult.RETRY : fileFaults.doFault(vma, pmd, pte, addr, write);
+      return spec >= 0 ? FaultResult.RETRY
+          : fileFaults.doFault(vmf != null ? vmf : VmFault.noRetry(vma), pmd, pte, addr, write);
     }
     if (!Entry.isPresent(orig)) {
       throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "non-present PTE " + Entry.describe(orig) + " at 0x"

@@ -9,6 +9,7 @@ import org.mmlab.mm.pgtable.Entry;
 import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.pgtable.PageTables.Slot;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmFault;
 import org.mmlab.mm.vma.VmFile;
 import org.mmlab.mm.vma.VmFlags;
 import org.mmlab.sync.Spinlock;
@@ -41,7 +42,8 @@ final class FileFaults {
    * and dirties it ({@code do_shared_fault}). The file's {@code ->fault} returns the folio locked
    * with a reference; the reference becomes the PTE's.
    */
-  FaultResult doFault(Vma vma, Slot pmd, Slot pte, long addr, boolean write) {
+  FaultResult doFault(VmFault vmf, Slot pmd, Slot pte, long addr, boolean write) {
+    Vma vma = vmf.vma();
     VmFile file = vma.file();
     if (file == null) {
       throw new IllegalStateException("do_fault on an anonymous VMA");
@@ -55,13 +57,18 @@ final class FileFaults {
         return FaultResult.OOM;
       }
     }
-    VmFile.FaultedFolio ff = file.fault(vma, pgoff);
+    VmFile.FaultedFolio ff = file.fault(vmf, pgoff);
     Folio folio = ff.folio();
     if (folio == null) {
       if (cow != null) {
         cow.folioPut();
       }
-      return ff.outcome() == VmFile.Outcome.SIGBUS ? FaultResult.SIGBUS : FaultResult.OOM;
+      return switch (ff.outcome()) {
+        case SIGBUS -> FaultResult.SIGBUS;
+        case RETRY -> FaultResult.RETRY; // the fault's lock was released: start over
+        case NOPAGE -> FaultResult.HANDLED; // nothing mapped: the access faults again
+        case OK, OOM -> FaultResult.OOM;
+      };
     }
     Page page = folio.folioPage(pgoff - folio.headPage().index());
     if (cow != null) {

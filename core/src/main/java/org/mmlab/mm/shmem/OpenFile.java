@@ -5,6 +5,7 @@ import org.mmlab.kernel.Errno;
 import org.mmlab.kernel.Uapi;
 import org.mmlab.mm.mmap.MmapFile;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmFault;
 import org.mmlab.mm.vma.VmFlags;
 import org.mmlab.sync.Atomic;
 
@@ -99,8 +100,8 @@ public final class OpenFile extends KObject implements MmapFile {
   // ------------------------------------------------------------ VmFile / MmapFile
 
   @Override
-  public FaultedFolio fault(Vma vma, long pgoff) {
-    return Shmem.fault(inode, pgoff);
+  public FaultedFolio fault(VmFault vmf, long pgoff) {
+    return Shmem.fault(inode, vmf, pgoff);
   }
 
   @Override

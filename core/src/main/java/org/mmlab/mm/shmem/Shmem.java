@@ -15,7 +15,9 @@ import org.mmlab.mm.page.Page;
 import org.mmlab.mm.page.PageFlag;
 import org.mmlab.mm.page.PhysMem;
 import org.mmlab.mm.vma.Vma;
+import org.mmlab.mm.vma.VmFault;
 import org.mmlab.mm.vma.VmFile;
+import org.mmlab.sync.WaitQueue;
 
 /**
  * The shmem operations of {@code mm/shmem.c} (Linux 6.12): finding or creating a page-cache
@@ -38,14 +40,17 @@ import org.mmlab.mm.vma.VmFile;
  *       i_mmap_rwsem             (unmap_mapping_range, read)
  *         page-table locks       (zap)
  *       i_pages lock             (adding and removing folios)
+ *   inode i_lock                 (i_private: the punch in progress; the wait queue's lock inside)
  * </pre>
  * Reads take no inode lock ({@code shmem_file_read_iter}): they look folios up under RCU and lock
  * them, like faults.
  *
+ * <p>A hole punch publishes itself in {@code inode->i_private} ({@link ShmemFalloc}) and faults
+ * on pages it is emptying sleep until it is over, dropping the fault's lock when they may
+ * ({@code shmem_falloc_wait}); the kernel does that so faults cannot keep refilling the hole.
+ *
  * <p>Simplified, and said so: no swap (no value entries), no huge folios yet (order 0 only), no
- * {@code shmem_falloc} wait of faults racing a hole punch (the kernel makes faults wait there to
- * avoid a livelock the model's budget does not reach), no size limit of the mount other than RAM
- * (ENOSPC when an allocation fails).
+ * size limit of the mount other than RAM (ENOSPC when an allocation fails).
  */
 public final class Shmem {
   private Shmem() {}
@@ -125,13 +130,54 @@ public final class Shmem {
     return Long.compareUnsigned(index, (inode.size() + Uapi.PAGE_SIZE - 1) >>> Uapi.PAGE_SHIFT) >= 0;
   }
 
-  /** {@code shmem_fault}: the folio for a page of a mapping, or SIGBUS beyond the end of the file. */
-  static VmFile.FaultedFolio fault(ShmemInode inode, long pgoff) {
+  /**
+   * {@code shmem_fault}: the folio for a page of a mapping, or SIGBUS beyond the end of the file.
+   * A fault on a page that a hole punch in progress is emptying waits for the punch first
+   * ({@link #fallocWait}) and returns RETRY or NOPAGE instead.
+   */
+  static VmFile.FaultedFolio fault(ShmemInode inode, VmFault vmf, long pgoff) {
+    if (inode.falloc() != null) { // unlikely(inode->i_private): a racy look
+      VmFile.Outcome waited = fallocWait(inode, vmf, pgoff);
+      if (waited != null) {
+        return VmFile.FaultedFolio.failed(waited);
+      }
+    }
     Got g = getFolio(inode, pgoff, Sgp.CACHE);
     if (g.folio() != null) {
       return VmFile.FaultedFolio.of(g.folio());
     }
     return VmFile.FaultedFolio.failed(g.error() == Errno.EINVAL ? VmFile.Outcome.SIGBUS : VmFile.Outcome.OOM);
+  }
+
+  /**
+   * {@code shmem_falloc_wait}: under {@code i_lock}, if a punch is in progress over
+   * {@code pgoff}, drops the fault's lock when the fault may be retried
+   * ({@code maybe_unlock_mmap_for_io}), sleeps on the punch's queue until its end wakes it, and
+   * returns RETRY (lock dropped) or NOPAGE (slept holding it). Null if there was nothing to wait
+   * for: the fault goes on. A fault that looked just before the punch published itself races
+   * with it, as in the kernel: the wait only makes such races rare.
+   */
+  private static VmFile.@Nullable Outcome fallocWait(ShmemInode inode, VmFault vmf, long pgoff) {
+    Sched sched = inode.fs().sched();
+    inode.iLock().lock();
+    ShmemFalloc f = inode.falloc();
+    if (f == null || pgoff < f.start || pgoff >= f.next) {
+      inode.iLock().unlock();
+      return null;
+    }
+    inode.fs().countFallocWait();
+    boolean dropped = vmf.allowRetry();
+    if (dropped) {
+      vmf.releaseFaultLock();
+    }
+    WaitQueue.Entry e = new WaitQueue.Entry(sched.cpu()); // autoremove: synchronous_wake_function
+    f.waitq.prepareToWait(e, false);
+    inode.iLock().unlock();
+    f.waitq.schedule(e);
+    inode.iLock().lock(); // lest finish_wait race with wake_up_all
+    f.waitq.finishWait(e);
+    inode.iLock().unlock();
+    return dropped ? VmFile.Outcome.RETRY : VmFile.Outcome.NOPAGE;
   }
 
   // ------------------------------------------------------------ read and write
@@ -370,13 +416,21 @@ public final class Shmem {
         }
         long unmapStart = (off + Uapi.PAGE_SIZE - 1) >>> Uapi.PAGE_SHIFT;
         long unmapEnd = ((off + len) >>> Uapi.PAGE_SHIFT) - 1;
+        // Faults into [unmapStart, unmapEnd] wait until the punch is over (shmem_falloc_wait).
+        ShmemFalloc falloc = new ShmemFalloc(inode.fs().sched(), inode.ino(), unmapStart, unmapEnd + 1);
+        inode.iLock().lock();
+        inode.setFalloc(falloc);
+        inode.iLock().unlock();
         if (unmapStart <= unmapEnd) {
           unmapMappingRange(inode, unmapStart, unmapEnd, false);
         }
         truncateRange(inode, off, off + len - 1);
-        if (unmapStart <= unmapEnd) {
-          unmapMappingRange(inode, unmapStart, unmapEnd, false);
-        }
+        // No second unmap: the punch leaves private copies mapped, and a folio a racing fault
+        // mapped meanwhile is unmapped by truncateRange before it is removed.
+        inode.iLock().lock();
+        inode.setFalloc(null);
+        falloc.waitq.wakeUpAll();
+        inode.iLock().unlock();
         return 0;
       }
       boolean keep = (mode & Uapi.FALLOC_FL_KEEP_SIZE) != 0;

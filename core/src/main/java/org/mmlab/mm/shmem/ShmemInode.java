@@ -1,12 +1,15 @@
 package org.mmlab.mm.shmem;
 
+import org.jspecify.annotations.Nullable;
 import org.mmlab.debug.KObject;
 import org.mmlab.debug.LockClass;
 import org.mmlab.explore.Sched;
 import org.mmlab.kernel.Uapi;
 import org.mmlab.mm.filemap.AddressSpace;
 import org.mmlab.sync.Atomic;
+import org.mmlab.sync.Ref;
 import org.mmlab.sync.RwSem;
+import org.mmlab.sync.Spinlock;
 
 /**
  * A tmpfs inode: the kernel's {@code struct inode} with its {@code shmem_inode_info}
@@ -25,6 +28,9 @@ import org.mmlab.sync.RwSem;
  *       under the directory's lock.</li>
  *   <li>{@code i_count}: open files ({@link OpenFile}) referring to it; VMAs hold their file, so
  *       a mapped inode is referenced. Atomic.</li>
+ *   <li>{@code i_private}: the {@link ShmemFalloc} of a hole punch in progress, or null; written
+ *       under {@code i_lock} by the punch, read once without it by faults (the unlikely check)
+ *       and then under it ({@code shmem_falloc_wait}).</li>
  * </ul>
  *
  * <h2>Lifetime ({@code iput_final}, {@code shmem_evict_inode})</h2>
@@ -34,6 +40,8 @@ import org.mmlab.sync.RwSem;
 public final class ShmemInode extends KObject {
   /** {@code inode->i_rwsem}. */
   public static final LockClass I_RWSEM = LockClass.of("inode->i_rwsem");
+  /** {@code inode->i_lock}. */
+  public static final LockClass I_LOCK = LockClass.of("inode->i_lock");
 
   private final Tmpfs fs;
   private final long ino;
@@ -44,6 +52,8 @@ public final class ShmemInode extends KObject {
   private final Atomic seals;
   private final Atomic nlink;
   private final Atomic count;
+  private final Spinlock iLock;
+  private final Ref<ShmemFalloc> iPrivate;
 
   ShmemInode(Tmpfs fs, long ino, String name, int seals, boolean linked) {
     super(fs.sched(), "inode", "shmem:" + ino);
@@ -57,6 +67,8 @@ public final class ShmemInode extends KObject {
     this.seals = new Atomic(s, "seals:" + ino, seals, this);
     this.nlink = new Atomic(s, "i_nlink:" + ino, linked ? 1 : 0, this);
     this.count = new Atomic(s, "i_count:" + ino, 0, this);
+    this.iLock = new Spinlock(s, "i_lock:" + ino, I_LOCK, this);
+    this.iPrivate = new Ref<>(s, "i_private:" + ino, null, this);
   }
 
   public Tmpfs fs() {
@@ -81,6 +93,22 @@ public final class ShmemInode extends KObject {
   /** {@code inode->i_rwsem} ({@code inode_lock}). */
   public RwSem iRwsem() {
     return iRwsem;
+  }
+
+  /** {@code inode->i_lock}. */
+  Spinlock iLock() {
+    return iLock;
+  }
+
+  /** {@code inode->i_private}: the hole punch in progress ({@code READ_ONCE} or under {@code i_lock}). */
+  @Nullable ShmemFalloc falloc() {
+    return iPrivate.read();
+  }
+
+  /** Publishes or clears the hole punch in progress; {@code i_lock} is held. */
+  void setFalloc(@Nullable ShmemFalloc f) {
+    iLock.assertHeld();
+    iPrivate.write(f);
   }
 
   /** {@code i_size_read}: a scheduling point. */

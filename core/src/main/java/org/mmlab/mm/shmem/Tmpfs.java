@@ -22,6 +22,7 @@ import org.mmlab.mm.vma.MmStruct;
 import org.mmlab.mm.vma.VmFile;
 import org.mmlab.mm.vma.Vma;
 import org.mmlab.mm.vma.VmaTree;
+import org.mmlab.sync.Atomic;
 import org.mmlab.sync.Mutex;
 import org.mmlab.sync.Spinlock;
 
@@ -64,6 +65,11 @@ public final class Tmpfs implements SharedAnon {
   private final TreeMap<String, ShmemInode> dir = new TreeMap<>();
   private final Spinlock inodeListLock;
   private final TreeMap<Long, ShmemInode> inodes = new TreeMap<>();
+  /**
+   * Faults that slept in {@code shmem_falloc_wait}: a statistic of the model (Linux counts none),
+   * for tests and reports. Incremented under the inode's {@code i_lock}; atomic.
+   */
+  private final Atomic fallocWaits;
   private long lastIno = 1;
 
   public Tmpfs(Sched sched, PhysMem mem, Faults faults, List<String> mounts) {
@@ -73,6 +79,17 @@ public final class Tmpfs implements SharedAnon {
     this.mounts = List.copyOf(mounts);
     this.dirLock = new Mutex(sched, "tmpfs dir", DIR_RWSEM);
     this.inodeListLock = new Spinlock(sched, "tmpfs s_inode_list_lock", INODE_LIST);
+    this.fallocWaits = new Atomic(sched, "tmpfs shmem_falloc waits", 0);
+  }
+
+  /** Counts a fault about to sleep in {@code shmem_falloc_wait}. */
+  void countFallocWait() {
+    fallocWaits.addAndGet(1);
+  }
+
+  /** For tests and reports: faults that slept in {@code shmem_falloc_wait} so far. */
+  public long peekFallocWaits() {
+    return fallocWaits.peek();
   }
 
   public Sched sched() {

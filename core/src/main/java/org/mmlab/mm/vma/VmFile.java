@@ -44,15 +44,26 @@ public interface VmFile {
     /** {@code VM_FAULT_SIGBUS}: the page lies beyond the end of the file. */
     SIGBUS,
     /** {@code VM_FAULT_OOM}: no memory for the folio. */
-    OOM
+    OOM,
+    /**
+     * {@code VM_FAULT_RETRY}: the handler dropped the fault's lock ({@link VmFault#releaseFaultLock})
+     * and slept; the fault starts over under {@code mmap_lock}.
+     */
+    RETRY,
+    /**
+     * {@code VM_FAULT_NOPAGE}: nothing was mapped and the lock is still held (the handler slept
+     * with it, not allowed to drop it); the access is retried and faults again.
+     */
+    NOPAGE
   }
 
   /**
    * {@code vm_ops->fault} ({@code shmem_fault}, {@code filemap_fault}): the folio caching page
    * {@code pgoff} of the file, locked and with a reference; SIGBUS beyond the end of the file.
-   * Called with the VMA's read lock or the mmap lock held; may sleep.
+   * Called with the VMA's read lock or the mmap lock held ({@code vmf} says which, and whether the
+   * handler may drop it to sleep: then it returns {@link Outcome#RETRY}); may sleep.
    */
-  FaultedFolio fault(Vma vma, long pgoff);
+  FaultedFolio fault(VmFault vmf, long pgoff);
 
   /**
    * {@code mincore_page}: whether page {@code pgoff} of the file is in its page cache
