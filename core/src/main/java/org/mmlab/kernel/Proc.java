@@ -2,6 +2,7 @@ package org.mmlab.kernel;
 
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
+import org.mmlab.mm.page.Page;
 import org.mmlab.mm.page.PhysMem;
 import org.mmlab.mm.pgtable.Entry;
 import org.mmlab.mm.pgtable.Level;
@@ -299,7 +300,7 @@ public final class Proc {
 
   /**
    * {@code /proc/PID/pagemap} for {@code pages} pages from {@code addr} (page aligned): one
-   * 64-bit entry per page, bit 63 present, bit 56 exclusively mapped, bits 0-54 the pfn. Not
+   * 64-bit entry per page, bit 63 present, bit 56 exclusively mapped (mapcount 1), bits 0-54 the pfn. Not
    * present pages are 0 (there is no swap). Simplified: soft-dirty (bit 55) is not tracked.
    */
   public long[] pagemap(Process p, long addr, int pages) {
@@ -312,7 +313,10 @@ public final class Proc {
         continue;
       }
       long v = PM_PRESENT | (Entry.pfn(e) & PM_PFRAME_MASK);
-      if (!Entry.isSpecial(e)) {
+      // PM_MMAP_EXCLUSIVE: a normal page mapped by this one PTE (page_mapcount 1); not the
+      // zero page, not a page cache page also mapped elsewhere.
+      Page page = Entry.isSpecial(e) ? null : kernel.mem().peekPage(Entry.pfn(e));
+      if (page != null && page.peekMapcount() == 0) { // _mapcount starts at -1
         v |= PM_MMAP_EXCLUSIVE;
       }
       out[i] = v;

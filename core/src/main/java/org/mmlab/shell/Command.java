@@ -22,6 +22,8 @@ public enum Command {
   MADVISE("madvise ADDR LEN ADVICE", "= 0",
       "madvise(2). ADVICE: the MADV_ name in lower case without MADV_ (dontneed, populate_write, ...) or its number"),
   MINCORE("mincore ADDR LEN", "= 0 DIGITS", "mincore(2): one digit per page, 1 resident, 0 not; no digits for LEN 0"),
+  PAGEMAP("pagemap ADDR PAGES", "= ENTRY ...",
+      "/proc/PID/pagemap of the current process for PAGES pages from ADDR's page (at most 4096): one 64-bit entry per page in 0x-hex, bit 63 present, bit 56 mapped by this PTE only, bits 0-54 the pfn; 0x0 not present"),
   WRITE("write ADDR LEN BYTE", "= 0",
       "stores BYTE into LEN bytes from ADDR upward, faulting pages in as a user store would"),
   READ("read ADDR LEN", "= 0xBB*N ...",

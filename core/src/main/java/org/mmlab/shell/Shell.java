@@ -43,6 +43,8 @@ import org.mmlab.mm.vma.VmaTree;
 public final class Shell {
   /** The largest LEN {@code read} accepts (the bytes are held in memory to be printed). */
   public static final long MAX_READ = 1L << 30;
+  /** The largest number of pages {@code pagemap} prints in one command. */
+  public static final long MAX_PAGEMAP_PAGES = 4096;
   /** The largest number of pages {@code mincore} reports in one command. */
   public static final long MAX_MINCORE_PAGES = 1L << 24;
 
@@ -152,6 +154,18 @@ public final class Shell {
         yield value(current.madvise(num(a, 0), num(a, 1), advice(a.get(2))));
       }
       case MINCORE -> mincore(c, a);
+      case PAGEMAP -> {
+        count(c, a, 2, 2);
+        long pages = num(a, 1);
+        if (pages < 0 || pages > MAX_PAGEMAP_PAGES) {
+          throw new Usage("pagemap PAGES must be between 0 and " + MAX_PAGEMAP_PAGES + ": " + a.get(1));
+        }
+        StringBuilder sb = new StringBuilder("=");
+        for (long e : kernel.proc().pagemap(current, num(a, 0), (int) pages)) {
+          sb.append(' ').append(Numbers.hex(e));
+        }
+        yield sb.toString();
+      }
       case WRITE -> {
         count(c, a, 3, 3);
         long len = num(a, 1);

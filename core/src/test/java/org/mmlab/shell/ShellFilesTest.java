@@ -110,4 +110,44 @@ class ShellFilesTest {
         """)).startsWith("= ERROR unknown flag bogus").contains("= ERROR usage: pread FD OFF LEN")
         .contains("= ERROR unknown whence nowhere");
   }
+
+  @Test
+  void pagemapShowsPresenceAndWhetherThePteIsTheOnlyMapping() {
+    String[] lines = run("""
+        open /dev/shm/s rdwr|creat
+        ftruncate 3 8K
+        mmap 0x200000 8K rw shared 3 0
+        write 0x200000 1 0x61
+        pagemap 0x200000 2
+        spawn
+        use 2
+        open /dev/shm/s rdwr
+        mmap 0x300000 4K r shared 3 0
+        read 0x300000 1
+        pagemap 0x300000 1
+        use 1
+        pagemap 0x200000 1
+        pagemap 0x200000 0
+        pagemap 0x200000 4097
+        """).split("\n");
+    // Mapped by one PTE: present (bit 63) and exclusive (bit 56); the next page is not present.
+    String[] first = lines[4].split(" ");
+    assertThat(top(first[1])).isEqualTo(0x81);
+    assertThat(first[2]).isEqualTo("0x0");
+    assertThat(lines[9]).isEqualTo("= 0x61*1");
+    // Mapped by both processes now: present, not exclusive, the same frame in both.
+    assertThat(top(lines[10].substring(2))).isEqualTo(0x80);
+    assertThat(lines[12]).isEqualTo(lines[10]);
+    assertThat(pfn(lines[12].substring(2))).isEqualTo(pfn(first[1]));
+    assertThat(lines[13]).isEqualTo("=");
+    assertThat(lines[14]).startsWith("= ERROR pagemap PAGES must be between 0 and 4096");
+  }
+
+  private static long top(String hex) {
+    return Long.parseUnsignedLong(hex.substring(2), 16) >>> 56;
+  }
+
+  private static long pfn(String hex) {
+    return Long.parseUnsignedLong(hex.substring(2), 16) & ((1L << 55) - 1);
+  }
 }
