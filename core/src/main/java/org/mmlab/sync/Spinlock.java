@@ -57,6 +57,18 @@ public final class Spinlock extends SyncObject {
     super(sched, name, lockClass, owner);
   }
 
+  private Spinlock(Sched sched, String prefix, LockClass lockClass, KObject owner, boolean nameAfterOwner) {
+    super(sched, prefix, lockClass, owner, nameAfterOwner);
+  }
+
+  /**
+   * A spinlock embedded in {@code owner} and named {@code prefix} followed by the owner's name,
+   * made only when a report needs it (the split lock of every new page table).
+   */
+  public static Spinlock namedAfter(Sched sched, String prefix, LockClass lockClass, KObject owner) {
+    return new Spinlock(sched, prefix, lockClass, owner, true);
+  }
+
   @Override
   public String kind() {
     return "spinlock";

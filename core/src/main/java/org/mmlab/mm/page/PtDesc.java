@@ -29,10 +29,16 @@ public final class PtDesc extends KObject {
   private final TableEntries entries;
 
   PtDesc(Page page, String kind, LockClass ptlClass) {
-    super(page.sched(), kind, page.name());
+    super(page.sched(), kind, null, true);
     this.page = page;
-    this.ptl = new Spinlock(page.sched(), "ptl@" + page.name(), ptlClass, this);
+    this.ptl = Spinlock.namedAfter(page.sched(), "ptl@", ptlClass, this);
     this.entries = new TableEntries(this, kind);
+  }
+
+  /** The page's name ({@code "pfn 0x1a3"}), made when a report asks: tables are made on the fault path. */
+  @Override
+  protected String lazyName() {
+    return page.name();
   }
 
   /** Where {@code free_pgtables} unlinked this table to be freed, or null while it is linked. */

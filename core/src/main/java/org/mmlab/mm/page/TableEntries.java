@@ -13,7 +13,7 @@ public final class TableEntries extends SyncObject {
   private final String kind;
 
   TableEntries(PtDesc owner, String kind) {
-    super(owner.page().sched(), owner.page().name(), null, owner);
+    super(owner.page().sched(), "", null, owner, true);
     this.kind = kind;
   }
 
