@@ -42,6 +42,16 @@ public final class NativeSched extends Sched {
   private static final long PARK_NANOS = 2_000_000;
 
   private final ThreadLocal<Cpu> current = new ThreadLocal<>();
+  /**
+   * The first {@link #FAST_CPUS} CPUs attached to threads, for {@link #cpu()}'s fast path: a
+   * scan comparing each one's thread with the caller's is a few plain loads, cheaper than the
+   * thread-local map that stays the fallback (every lock, counter and allocation looks the
+   * current CPU up). Copy-on-write under {@code this}'s monitor; read racily (a stale array
+   * only sends the caller to the thread-local), never written per access, so it is not a
+   * shared line that bounces.
+   */
+  private volatile Cpu[] fast = new Cpu[0];
+  private static final int FAST_CPUS = 4;
   private final CopyOnWriteArrayList<Cpu> cpus = new CopyOnWriteArrayList<>();
   private final AtomicInteger nextCpu = new AtomicInteger();
   private final AtomicInteger nextObject = new AtomicInteger(1);
@@ -94,10 +104,7 @@ public final class NativeSched extends Sched {
   /** Makes the calling thread the running CPU {@code name}; detach with {@link #detach}. */
   public Cpu attach(String name) {
     Cpu c = new Cpu(nextCpu.getAndIncrement(), name);
-    c.thread = Thread.currentThread();
-    c.rcuSetIdle(false);
-    current.set(c);
-    cpus.add(c);
+    attach(c);
     return c;
   }
 
@@ -107,6 +114,7 @@ public final class NativeSched extends Sched {
     c.rcuSetIdle(false);
     current.set(c);
     cpus.add(c);
+    addFast(c);
   }
 
   /** The calling thread's CPU goes idle for good (an extended quiescent state). */
@@ -115,21 +123,60 @@ public final class NativeSched extends Sched {
     if (c != null) {
       c.rcuSetIdle(true);
       cpus.remove(c);
+      removeFast(c);
       current.remove();
     }
   }
 
   @Override
   public Cpu cpu() {
+    Thread me = Thread.currentThread();
+    for (Cpu c : fast) {
+      if (c.thread == me) {
+        return c;
+      }
+    }
+    return cpuSlow(me);
+  }
+
+  private Cpu cpuSlow(Thread me) {
     Cpu c = current.get();
     if (c == null) {
-      c = new Cpu(nextCpu.getAndIncrement(), Thread.currentThread().getName());
-      c.thread = Thread.currentThread();
+      c = new Cpu(nextCpu.getAndIncrement(), me.getName());
+      c.thread = me;
       c.auto = true;
       current.set(c);
       cpus.add(c);
+      addFast(c);
     }
     return c;
+  }
+
+  /** Adds {@code c} to the fast array in place of any earlier CPU of the same thread (a re-attach). */
+  private synchronized void addFast(Cpu c) {
+    List<Cpu> g = new ArrayList<>();
+    for (Cpu o : fast) {
+      if (o.thread != c.thread) {
+        g.add(o);
+      }
+    }
+    if (g.size() < FAST_CPUS) {
+      g.add(c);
+    }
+    fast = g.toArray(new Cpu[0]);
+  }
+
+  private synchronized void removeFast(Cpu c) {
+    Cpu[] f = fast;
+    for (int i = 0; i < f.length; i++) {
+      if (f[i] == c) {
+        Cpu[] g = new Cpu[f.length - 1];
+        System.arraycopy(f, 0, g, 0, i);
+        System.arraycopy(f, i + 1, g, i, f.length - i - 1);
+        fast = g;
+        return;
+      }
+    }
   }
 
   @Override

@@ -86,8 +86,9 @@ public final class Spinlock extends SyncObject {
         sched.await(OpKind.LOCK, this, "spin_lock", this::tryAcquireNative, false);
       }
     }
-    owner = sched.cpu();
-    sched.acquired(this);
+    Cpu me = sched.cpu();
+    owner = me;
+    sched.acquired(me, this);
   }
 
   /** {@code spin_trylock}: true if the lock was free and is now held. */
@@ -102,8 +103,9 @@ public final class Spinlock extends SyncObject {
     } else if (!STATE.compareAndSet(this, 0, 1)) {
       return false;
     }
-    owner = sched.cpu();
-    sched.acquired(this);
+    Cpu me = sched.cpu();
+    owner = me;
+    sched.acquired(me, this);
     return true;
   }
 
@@ -117,7 +119,7 @@ public final class Spinlock extends SyncObject {
           List.of(), List.of(id())));
     }
     owner = null;
-    sched.released(this);
+    sched.released(me, this);
     if (sched.exploring) {
       state = 0;
     } else {
