@@ -30,6 +30,10 @@ import picocli.CommandLine.Parameters;
  * the deadline is unmapped too; only pages written count). Then every process exits and
  * /proc/meminfo's MemFree must be back to its value at boot.
  *
+ * <p>With {@code --warmup W} every thread first runs the same loop for W seconds that are not
+ * counted (the JIT compiles the fault path meanwhile; the kernel's C counterpart needs none),
+ * then the S measured seconds; vmstat {@code pgfault} is reported net of the warm-up's faults.
+ *
  * <p>Exit 0 on success; 1 if a thread failed (exception, signal, syscall error) or frames were not
  * all returned; 2 on usage errors.
  */
@@ -49,6 +53,10 @@ final class RunCommand implements Callable<Integer> {
   @Option(names = "--seconds", paramLabel = "S", description = "run time in seconds (default 5)")
   double seconds = 5;
 
+  @Option(names = "--warmup", paramLabel = "W",
+      description = "seconds of the same loop before the measured ones, not counted (default 0)")
+  double warmup = 0;
+
   @Option(names = "--memory", paramLabel = "BYTES",
       description = "RAM of the model kernel, with optional K/M/G suffix (default N x 132 MiB + 16 MiB)")
   @Nullable String memory;
@@ -66,6 +74,8 @@ final class RunCommand implements Callable<Integer> {
   private static final class Worker {
     final int index;
     long faults;
+    /** Faults of the warm-up, not counted in {@link #faults}. */
+    long warmupFaults;
     long nanos;
     @Nullable Throwable failure;
 
@@ -84,6 +94,9 @@ final class RunCommand implements Callable<Integer> {
     }
     if (!(seconds > 0)) {
       throw new IllegalArgumentException("--seconds must be positive: " + seconds);
+    }
+    if (!(warmup >= 0)) {
+      throw new IllegalArgumentException("--warmup must not be negative: " + warmup);
     }
     FaultLocking locking = FaultLocking.byId(faultLocking);
     long bytes = memory == null ? defaultMemory(threads) : parseBytes(memory);
@@ -129,9 +142,15 @@ final class RunCommand implements Callable<Integer> {
         sched.attach("cpu" + w.index);
         try {
           go.await();
-          long deadline = start[0] + (long) (seconds * 1e9);
-          loop(p, w, deadline);
-          w.nanos = System.nanoTime() - start[0];
+          long measured = start[0] + (long) (warmup * 1e9);
+          if (warmup > 0) {
+            loop(p, w, measured);
+            w.warmupFaults = w.faults;
+            w.faults = 0;
+          }
+          long from = Math.max(measured, System.nanoTime());
+          loop(p, w, measured + (long) (seconds * 1e9));
+          w.nanos = System.nanoTime() - from;
         } catch (Throwable e) {
           w.failure = e;
           firstFailure.compareAndSet(null, e);
@@ -152,8 +171,12 @@ final class RunCommand implements Callable<Integer> {
         throw new IllegalStateException("interrupted", e);
       }
     }
-    long elapsed = System.nanoTime() - start[0];
-    long pgfault = kernel.pgfault() - pgfaultAtBoot;
+    long elapsed = System.nanoTime() - start[0] - (long) (warmup * 1e9);
+    long warmupFaults = 0;
+    for (Worker w : workers) {
+      warmupFaults += w.warmupFaults;
+    }
+    long pgfault = kernel.pgfault() - pgfaultAtBoot - warmupFaults;
 
     // Exit every process (on this thread's CPU): all frames, tables and PGDs go back.
     boolean exitOk = true;
@@ -180,6 +203,8 @@ final class RunCommand implements Callable<Integer> {
       m.put("workload", "page-fault");
       m.put("threads", threads);
       m.put("seconds", secs);
+      m.put("warmupSeconds", warmup);
+      m.put("warmupFaults", warmupFaults);
       m.put("faults", total);
       m.put("faultsPerSecond", Math.round(total / secs));
       List<Object> per = new ArrayList<>();
@@ -203,9 +228,10 @@ final class RunCommand implements Callable<Integer> {
       m.put("failure", f == null ? null : String.valueOf(f));
       out.println(Json.write(m));
     } else {
-      out.printf("page-fault: %d thread%s (%s, %s), %d MiB model RAM, %.2f s%n", threads, threads == 1 ? "" : "s",
+      out.printf("page-fault: %d thread%s (%s, %s), %d MiB model RAM, %.2f s%s%n", threads, threads == 1 ? "" : "s",
           sameMm ? "one shared process" : "one process each", faultLocking,
-          kernel.config().memoryBytes() >> 20, secs);
+          kernel.config().memoryBytes() >> 20, secs,
+          warmup > 0 ? String.format(" after a %.2f s warm-up (%,d faults, not counted)", warmup, warmupFaults) : "");
       for (Worker w : workers) {
         out.printf("  thread %d: %,d faults, %,d faults/s%s%n", w.index, w.faults,
             Math.round(w.faults / (w.nanos > 0 ? w.nanos / 1e9 : secs)), w.failure != null ? " FAILED" : "");
