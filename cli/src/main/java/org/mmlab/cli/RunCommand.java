@@ -33,6 +33,10 @@ import picocli.CommandLine.Parameters;
  * <p>{@code page-fault3} is will-it-scale's {@code page_fault3}: the same loop on a 128 MiB
  * tmpfs file mapped MAP_SHARED (see {@link #loopShared}); {@code file-rw} is {@link FileRw}.
  *
+ * <p>With {@code --warmup W} every thread first runs the same loop for W seconds that are not
+ * counted (the JIT compiles the fault path meanwhile; the kernel's C counterpart needs none),
+ * then the S measured seconds; vmstat {@code pgfault} is reported net of the warm-up's faults.
+ *
  * <p>Exit 0 on success; 1 if a thread failed (exception, signal, syscall error) or frames were not
  * all returned; 2 on usage errors.
  */
@@ -52,6 +56,10 @@ final class RunCommand implements Callable<Integer> {
 
   @Option(names = "--seconds", paramLabel = "S", description = "run time in seconds (default 5)")
   double seconds = 5;
+
+  @Option(names = "--warmup", paramLabel = "W",
+      description = "seconds of the same loop before the measured ones, not counted (default 0)")
+  double warmup = 0;
 
   @Option(names = "--memory", paramLabel = "BYTES",
       description = "RAM of the model kernel, with optional K/M/G suffix (default N x 132 MiB + 16 MiB)")
@@ -76,6 +84,8 @@ final class RunCommand implements Callable<Integer> {
   static final class Worker {
     final int index;
     long faults;
+    /** Faults of the warm-up, not counted in {@link #faults}. */
+    long warmupFaults;
     long nanos;
     @Nullable Throwable failure;
 
@@ -94,6 +104,9 @@ final class RunCommand implements Callable<Integer> {
     }
     if (!(seconds > 0)) {
       throw new IllegalArgumentException("--seconds must be positive: " + seconds);
+    }
+    if (!(warmup >= 0)) {
+      throw new IllegalArgumentException("--warmup must not be negative: " + warmup);
     }
     FaultLocking locking = FaultLocking.byId(faultLocking);
     if (workload.equals("file-rw")) {
@@ -150,13 +163,15 @@ final class RunCommand implements Callable<Integer> {
         sched.attach("cpu" + w.index);
         try {
           go.await();
-          long deadline = start[0] + (long) (seconds * 1e9);
-          if (workload.equals("page-fault3")) {
-            loopShared(p, w, deadline);
-          } else {
-            loop(p, w, deadline);
+          long measured = start[0] + (long) (warmup * 1e9);
+          if (warmup > 0) {
+            runLoop(p, w, measured);
+            w.warmupFaults = w.faults;
+            w.faults = 0;
           }
-          w.nanos = System.nanoTime() - start[0];
+          long from = Math.max(measured, System.nanoTime());
+          runLoop(p, w, measured + (long) (seconds * 1e9));
+          w.nanos = System.nanoTime() - from;
         } catch (Throwable e) {
           w.failure = e;
           firstFailure.compareAndSet(null, e);
@@ -177,8 +192,12 @@ final class RunCommand implements Callable<Integer> {
         throw new IllegalStateException("interrupted", e);
       }
     }
-    long elapsed = System.nanoTime() - start[0];
-    long pgfault = kernel.pgfault() - pgfaultAtBoot;
+    long elapsed = System.nanoTime() - start[0] - (long) (warmup * 1e9);
+    long warmupFaults = 0;
+    for (Worker w : workers) {
+      warmupFaults += w.warmupFaults;
+    }
+    long pgfault = kernel.pgfault() - pgfaultAtBoot - warmupFaults;
 
     // Exit every process (on this thread's CPU): all frames, tables and PGDs go back.
     boolean exitOk = true;
@@ -205,6 +224,8 @@ final class RunCommand implements Callable<Integer> {
       m.put("workload", workload);
       m.put("threads", threads);
       m.put("seconds", secs);
+      m.put("warmupSeconds", warmup);
+      m.put("warmupFaults", warmupFaults);
       m.put("faults", total);
       m.put("faultsPerSecond", Math.round(total / secs));
       List<Object> per = new ArrayList<>();
@@ -228,9 +249,10 @@ final class RunCommand implements Callable<Integer> {
       m.put("failure", f == null ? null : String.valueOf(f));
       out.println(Json.write(m));
     } else {
-      out.printf("%s: %d thread%s (%s, %s), %d MiB model RAM, %.2f s%n", workload, threads, threads == 1 ? "" : "s",
+      out.printf("%s: %d thread%s (%s, %s), %d MiB model RAM, %.2f s%s%n", workload, threads, threads == 1 ? "" : "s",
           sameMm ? "one shared process" : "one process each", faultLocking,
-          kernel.config().memoryBytes() >> 20, secs);
+          kernel.config().memoryBytes() >> 20, secs,
+          warmup > 0 ? String.format(" after a %.2f s warm-up (%,d faults, not counted)", warmup, warmupFaults) : "");
       for (Worker w : workers) {
         out.printf("  thread %d: %,d faults, %,d faults/s%s%n", w.index, w.faults,
             Math.round(w.faults / (w.nanos > 0 ? w.nanos / 1e9 : secs)), w.failure != null ? " FAILED" : "");
@@ -245,6 +267,15 @@ final class RunCommand implements Callable<Integer> {
     }
     out.flush();
     return failed || !framesReturned ? 1 : 0;
+  }
+
+  /** The workload's loop ({@link #loop} or {@link #loopShared}) until {@code deadline}. */
+  private void runLoop(Process p, Worker w, long deadline) {
+    if (workload.equals("page-fault3")) {
+      loopShared(p, w, deadline);
+    } else {
+      loop(p, w, deadline);
+    }
   }
 
   /** The page_fault1 loop of one thread, until {@code deadline} (System.nanoTime). */

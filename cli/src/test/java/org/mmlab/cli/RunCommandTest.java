@@ -90,6 +90,15 @@ class RunCommandTest {
   }
 
   @Test
+  void warmupFaultsAreNotCountedButVmstatSawThem() {
+    Map<String, Object> m = runJson("run", "page-fault", "--threads", "1", "--warmup", "0.5", "--seconds", "1",
+        "--json");
+    assertFields(m, 1);
+    assertThat(((Number) m.get("warmupSeconds")).doubleValue()).isEqualTo(0.5);
+    assertThat(((Number) m.get("warmupFaults")).longValue()).isPositive();
+  }
+
+  @Test
   void textOutputNamesTheTotalAndTheFrames() {
     CliRun r = run("run", "page-fault", "--seconds", "0.5");
     assertThat(r.code()).isZero();
@@ -103,5 +112,6 @@ class RunCommandTest {
     assertThat(run("run", "page-fault", "--fault-locking", "nope").code()).isEqualTo(2);
     assertThat(run("run", "page-fault", "--memory", "12345").code()).isEqualTo(2);
     assertThat(run("run", "page-fault", "--threads", "x").code()).isEqualTo(2);
+    assertThat(run("run", "page-fault", "--warmup", "-1").code()).isEqualTo(2);
   }
 }

@@ -47,7 +47,8 @@ public class KObject {
   private final Sched sched;
   private final int id;
   private final String kind;
-  private final String name;
+  /** The name, or null if {@link #lazyName()} makes it. Immutable. */
+  private final @Nullable String name;
   private final Site allocSite;
   private @Nullable Site freeSite;
   @SuppressWarnings("unused")
@@ -60,6 +61,18 @@ public class KObject {
   long rcuUnpublishedAtGp;
 
   public KObject(Sched sched, String kind, String name) {
+    this(sched, kind, name, false);
+  }
+
+  /**
+   * With {@code lazy}, {@code name} is null and the subclass makes the name in
+   * {@link #lazyName()} when a report needs it (page tables are created on the fault path and
+   * build no string).
+   */
+  protected KObject(Sched sched, String kind, @Nullable String name, boolean lazy) {
+    if (lazy != (name == null)) {
+      throw new IllegalArgumentException("a lazily named object has no name given, and only it");
+    }
     this.sched = sched;
     this.id = sched.newObjectId();
     this.kind = kind;
@@ -76,12 +89,18 @@ public class KObject {
   }
 
   public final String objectName() {
-    return name;
+    String n = name;
+    return n != null ? n : lazyName();
+  }
+
+  /** The name of an object created without one; only such subclasses override it. */
+  protected String lazyName() {
+    throw new IllegalStateException("no name");
   }
 
   /** {@code "pte table #7"}. */
   public final String describeObject() {
-    return kind + " " + name;
+    return kind + " " + objectName();
   }
 
   public final Site allocSite() {

@@ -119,9 +119,21 @@ public final class Cpu {
     this.name = name;
   }
 
+  /**
+   * The label, made on first use: natively every {@code KObject} allocation and free asks for
+   * the current site. Racy but benign: a CPU's label never changes, so a thread that does not
+   * see another's write just makes an equal string.
+   */
+  private @Nullable String label;
+
   /** {@code "CPU1 (munmap)"}. */
   public String label() {
-    return "CPU" + id + " (" + name + ")";
+    String l = label;
+    if (l == null) {
+      l = "CPU" + id + " (" + name + ")";
+      label = l;
+    }
+    return l;
   }
 
   @Override

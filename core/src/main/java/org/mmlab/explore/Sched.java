@@ -191,15 +191,29 @@ public abstract sealed class Sched permits NativeSched, ExploreSched {
 
   /** The current CPU now holds {@code lock} (a lock or pseudo-lock). */
   public final void acquired(SyncObject lock) {
-    cpu().pushHeld(lock, step());
+    acquired(cpu(), lock);
+  }
+
+  /**
+   * {@link #acquired(SyncObject)} for a caller that already has the current CPU at hand
+   * ({@code me} must be {@link #cpu()}): natively the lookup is a thread-local read, and lock
+   * and unlock paths look the CPU up once.
+   */
+  public final void acquired(Cpu me, SyncObject lock) {
+    me.pushHeld(lock, step());
   }
 
   /** The current CPU releases {@code lock}; releasing a lock it does not hold is an invariant violation. */
   public final void released(SyncObject lock) {
-    if (!cpu().popHeld(lock)) {
+    released(cpu(), lock);
+  }
+
+  /** {@link #released(SyncObject)} with the current CPU at hand ({@code me} must be {@link #cpu()}). */
+  public final void released(Cpu me, SyncObject lock) {
+    if (!me.popHeld(lock)) {
       throw bug(Verdict.of(VerdictKind.INVARIANT,
-          cpu().label() + " releases " + lock.describe() + " which it does not hold",
-          List.of("held: " + cpu().heldLocks()), List.of(lock.id())));
+          me.label() + " releases " + lock.describe() + " which it does not hold",
+          List.of("held: " + me.heldLocks()), List.of(lock.id())));
     }
   }
 

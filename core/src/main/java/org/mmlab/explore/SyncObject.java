@@ -20,14 +20,32 @@ public abstract class SyncObject {
   protected final Sched sched;
 
   private final int id;
+  /** The name, or with {@link #nameAfterOwner} the prefix of one made from the owner's. Immutable. */
   private final String name;
+  /** True if {@link #name()} is {@link #name} followed by the owner's name. Immutable. */
+  private final boolean nameAfterOwner;
   private final @Nullable LockClass lockClass;
   private final @Nullable KObject owner;
 
   protected SyncObject(Sched sched, String name, @Nullable LockClass lockClass, @Nullable KObject owner) {
+    this(sched, name, lockClass, owner, false);
+  }
+
+  /**
+   * With {@code nameAfterOwner}, the name is {@code name} (a prefix, may be empty) followed by
+   * {@code owner}'s {@link KObject#objectName()}, made only when a report asks for it: objects
+   * created on hot paths (the split lock and entries of every new page table) then build no
+   * string.
+   */
+  protected SyncObject(Sched sched, String name, @Nullable LockClass lockClass, @Nullable KObject owner,
+      boolean nameAfterOwner) {
+    if (nameAfterOwner && owner == null) {
+      throw new IllegalArgumentException("named after a missing owner: " + name);
+    }
     this.sched = sched;
     this.id = sched.newObjectId();
     this.name = name;
+    this.nameAfterOwner = nameAfterOwner;
     this.lockClass = lockClass;
     this.owner = owner;
   }
@@ -39,7 +57,8 @@ public abstract class SyncObject {
 
   /** The name in reports. Subclasses with many instances (page descriptors) may compute it instead of storing one. */
   public String name() {
-    return name;
+    KObject o = owner;
+    return nameAfterOwner && o != null ? name + o.objectName() : name;
   }
 
   /** The lock class for lockdep, or null for objects that are not (pseudo-)locks. */

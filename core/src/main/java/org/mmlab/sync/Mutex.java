@@ -92,7 +92,7 @@ public final class Mutex extends SyncObject {
       }
     }
     owner = me;
-    sched.acquired(this);
+    sched.acquired(me, this);
   }
 
   private void lockSlowNative(Cpu me) {
@@ -117,8 +117,9 @@ public final class Mutex extends SyncObject {
     } else if (!tryAcquireNative()) {
       return false;
     }
-    owner = sched.cpu();
-    sched.acquired(this);
+    Cpu me = sched.cpu();
+    owner = me;
+    sched.acquired(me, this);
     return true;
   }
 
@@ -136,7 +137,7 @@ public final class Mutex extends SyncObject {
           List.of("mutex_unlock by a task that is not the owner"), List.of(id())));
     }
     owner = null;
-    sched.released(this);
+    sched.released(me, this);
     if (sched.exploring) {
       state = 0;
     } else if (!STATE.compareAndSet(this, LOCKED, 0)) {

@@ -122,7 +122,7 @@ public final class RwSem extends SyncObject {
         sched.await(OpKind.LOCK, this, "down_read", this::readAsWaiterNative, true);
       }
     }
-    sched.acquired(this);
+    sched.acquired(me, this);
   }
 
   /** {@code down_read_trylock}: true if it is now held for read. Fails while anybody waits. */
@@ -150,11 +150,11 @@ public final class RwSem extends SyncObject {
       if (!readerCpus.remove(me)) {
         throw notHeld(me, "up_read", "is not a reader");
       }
-      sched.released(this);
+      sched.released(me, this);
       count = count - RD;
       return;
     }
-    sched.released(this);
+    sched.released(me, this);
     long now = (long) COUNT.getAndAdd(this, -RD) - RD;
     if (now < 0) {
       COUNT.getAndAdd(this, RD);
@@ -188,7 +188,7 @@ public final class RwSem extends SyncObject {
       }
     }
     writer = me;
-    sched.acquired(this);
+    sched.acquired(me, this);
   }
 
   private void downWriteSlowNative(Cpu me) {
@@ -227,7 +227,7 @@ public final class RwSem extends SyncObject {
       throw notHeld(me, "up_write", "is not the writer");
     }
     writer = null;
-    sched.released(this);
+    sched.released(me, this);
     if (sched.exploring) {
       count = count & ~WRITER;
     } else if (!COUNT.compareAndSet(this, WRITER, 0L)) {

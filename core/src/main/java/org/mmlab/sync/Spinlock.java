@@ -57,6 +57,18 @@ public final class Spinlock extends SyncObject {
     super(sched, name, lockClass, owner);
   }
 
+  private Spinlock(Sched sched, String prefix, LockClass lockClass, KObject owner, boolean nameAfterOwner) {
+    super(sched, prefix, lockClass, owner, nameAfterOwner);
+  }
+
+  /**
+   * A spinlock embedded in {@code owner} and named {@code prefix} followed by the owner's name,
+   * made only when a report needs it (the split lock of every new page table).
+   */
+  public static Spinlock namedAfter(Sched sched, String prefix, LockClass lockClass, KObject owner) {
+    return new Spinlock(sched, prefix, lockClass, owner, true);
+  }
+
   @Override
   public String kind() {
     return "spinlock";
@@ -74,8 +86,9 @@ public final class Spinlock extends SyncObject {
         sched.await(OpKind.LOCK, this, "spin_lock", this::tryAcquireNative, false);
       }
     }
-    owner = sched.cpu();
-    sched.acquired(this);
+    Cpu me = sched.cpu();
+    owner = me;
+    sched.acquired(me, this);
   }
 
   /** {@code spin_trylock}: true if the lock was free and is now held. */
@@ -90,8 +103,9 @@ public final class Spinlock extends SyncObject {
     } else if (!STATE.compareAndSet(this, 0, 1)) {
       return false;
     }
-    owner = sched.cpu();
-    sched.acquired(this);
+    Cpu me = sched.cpu();
+    owner = me;
+    sched.acquired(me, this);
     return true;
   }
 
@@ -105,7 +119,7 @@ public final class Spinlock extends SyncObject {
           List.of(), List.of(id())));
     }
     owner = null;
-    sched.released(this);
+    sched.released(me, this);
     if (sched.exploring) {
       state = 0;
     } else {

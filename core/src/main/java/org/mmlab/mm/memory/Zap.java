@@ -2,6 +2,7 @@ package org.mmlab.mm.memory;
 
 import java.util.List;
 import org.mmlab.mm.page.Page;
+import org.mmlab.mm.page.PtDesc;
 import org.mmlab.mm.page.PhysMem;
 import org.mmlab.mm.pgtable.Entry;
 import org.mmlab.mm.pgtable.Level;
@@ -55,12 +56,14 @@ final class Zap {
   private void zapPteRange(MmStruct mm, MmuGather tlb, Slot pmd, long pmdEntry, long start, long end,
       boolean evenCows) {
     PageTables pt = mm.pageTables();
-    Spinlock ptl = pt.pteLockptr(pmd, pmdEntry);
+    // pte_offset_map_lock: the table (and its lock) found once, then the walk goes entry by entry.
+    PtDesc table = pt.lowerTable(pmd.table(), pmd.index(), pmd.level(), pmdEntry);
+    Spinlock ptl = table.ptl();
     ptl.lock();
     long anon = 0;
     long shmem = 0;
     for (long a = start; a < end; a += 4096) {
-      Slot pte = pt.lower(pmd, pmdEntry, a);
+      Slot pte = new Slot(table, Level.PTE.index(a), Level.PTE);
       long e = pt.load(pte);
       if (Entry.isNone(e)) {
         continue;

@@ -57,10 +57,14 @@ final class Walk {
     if (Long.compareUnsigned(addr, USER_TOP) >= 0) {
       return 0;
     }
-    PageTables.Slot s = pt.pgdOffset(addr);
+    // The slot is kept as (table, level) locals rather than a PageTables.Slot: this runs on
+    // every TLB miss, and the walk allocates nothing.
+    PtDesc table = pt.pgd();
+    Level level = Level.PGD;
     long perms = PERMS;
     while (true) {
-      long e = pt.hwLoad(s);
+      int index = level.index(addr);
+      long e = pt.hwLoad(table, index);
       if (!sched.exploring) {
         VarHandle.acquireFence();
       }
@@ -68,11 +72,11 @@ final class Walk {
         return 0;
       }
       perms &= e;
-      Level level = s.level();
       if (level == Level.PTE || (level.mayBeHuge() && Entry.isHuge(e))) {
-        return leaf(sched, s, e, addr, perms);
+        return leaf(sched, table, index, level, e, addr, perms);
       }
-      s = pt.lower(s, e, addr);
+      table = pt.lowerTable(table, index, level, e);
+      level = level.lower();
     }
   }
 
@@ -97,7 +101,7 @@ final class Walk {
       perms &= e;
       Level level = s.level();
       if (level == Level.PTE || (level.mayBeHuge() && Entry.isHuge(e))) {
-        return leaf(sched, s, e, addr, perms);
+        return leaf(sched, s.table(), s.index(), level, e, addr, perms);
       }
       Page p = pt.mem().pfnValid(Entry.pfn(e)) ? pt.mem().peekPage(Entry.pfn(e)) : null;
       PtDesc t = p == null ? null : p.peekPtDesc();
@@ -108,13 +112,12 @@ final class Walk {
     }
   }
 
-  private static long leaf(Sched sched, PageTables.Slot s, long e, long addr, long perms) {
-    Level level = s.level();
+  private static long leaf(Sched sched, PtDesc table, int index, Level level, long e, long addr, long perms) {
     long pagesPerLeaf = level.span() >>> Frames.PAGE_SHIFT;
     long base = Entry.pfn(e);
     if ((base & (pagesPerLeaf - 1)) != 0) {
       throw sched.bug(Verdict.of(VerdictKind.INVARIANT,
-          s + " holds a huge leaf at a misaligned pfn: " + Entry.describe(e),
+          new PageTables.Slot(table, index, level) + " holds a huge leaf at a misaligned pfn: " + Entry.describe(e),
           List.of("a " + (level == Level.PUD ? "1 GiB" : "2 MiB") + " leaf must map a naturally aligned frame"),
           List.of()));
     }

@@ -1,5 +1,9 @@
 package org.mmlab.mm.page;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import org.jspecify.annotations.Nullable;
 import org.mmlab.debug.KObject;
 import org.mmlab.debug.LockClass;
 import org.mmlab.sync.Spinlock;
@@ -28,11 +32,32 @@ public final class PtDesc extends KObject {
   /** The entries as a scheduling object. Immutable reference; owned by this object. */
   private final TableEntries entries;
 
+  private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+  /**
+   * The off-heap chunk holding the table's frame once it was read from a materialized chunk
+   * (or written), so that entry loads and stores skip {@link Frames}' chunk lookup: every fault
+   * and every TLB miss goes through several. A chunk never changes while the memory lives, and
+   * once {@link #written} the frame is marked touched for good (the bits are sticky), so caching
+   * either is exact. Racy but benign: a CPU that does not see another's write looks the chunk up
+   * itself and stores the same reference (segments are immutable, safely published objects).
+   * Like the TLB's cached chunks, valid only until the memory is released.
+   */
+  private @Nullable MemorySegment chunk;
+  /** {@link #chunk} was obtained for a write: the frame is marked touched. Racy but benign, as above. */
+  private boolean written;
+
   PtDesc(Page page, String kind, LockClass ptlClass) {
-    super(page.sched(), kind, page.name());
+    super(page.sched(), kind, null, true);
     this.page = page;
-    this.ptl = new Spinlock(page.sched(), "ptl@" + page.name(), ptlClass, this);
+    this.ptl = Spinlock.namedAfter(page.sched(), "ptl@", ptlClass, this);
     this.entries = new TableEntries(this, kind);
+  }
+
+  /** The page's name ({@code "pfn 0x1a3"}), made when a report asks: tables are made on the fault path. */
+  @Override
+  protected String lazyName() {
+    return page.name();
   }
 
   /** Where {@code free_pgtables} unlinked this table to be freed, or null while it is linked. */
@@ -50,6 +75,34 @@ public final class PtDesc extends KObject {
   /** Where the table was unlinked for freeing, or null. */
   public org.mmlab.debug.@org.jspecify.annotations.Nullable Site unlinkedAt() {
     return unlinkedAt;
+  }
+
+  /**
+   * Loads entry {@code index} (0..511) from the table's frame, little-endian: the same as
+   * {@code frames.load64(page.phys() + 8 * index)}, without the lookup once the chunk is known.
+   * No scheduling point: the caller announced it.
+   */
+  public long loadEntry(Frames frames, int index) {
+    MemorySegment c = chunk;
+    if (c == null) {
+      c = frames.chunkSegment(page.phys(), false);
+      if (c == null) {
+        return 0; // never written: reads as zero
+      }
+      chunk = c;
+    }
+    return c.get(LE64, (page.phys() & (Frames.CHUNK_SIZE - 1)) + 8L * (index & (TableEntries.PER_TABLE - 1)));
+  }
+
+  /** Stores entry {@code index}: {@code frames.store64(page.phys() + 8 * index, value)}, marking the frame touched once. */
+  public void storeEntry(Frames frames, int index, long value) {
+    MemorySegment c = chunk;
+    if (!written || c == null) {
+      c = frames.chunkSegment(page.phys(), true);
+      chunk = c;
+      written = true;
+    }
+    c.set(LE64, (page.phys() & (Frames.CHUNK_SIZE - 1)) + 8L * (index & (TableEntries.PER_TABLE - 1)), value);
   }
 
   /** The table's entries, the object entry loads and stores are points on. */

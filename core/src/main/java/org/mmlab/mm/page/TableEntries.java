@@ -10,10 +10,13 @@ import org.mmlab.explore.SyncObject;
  * in the frame ({@link Frames}); this object holds no state.
  */
 public final class TableEntries extends SyncObject {
+  /** Entries per table: 512 eight-byte entries in a 4 KiB frame. */
+  static final int PER_TABLE = 512;
+
   private final String kind;
 
   TableEntries(PtDesc owner, String kind) {
-    super(owner.page().sched(), owner.page().name(), null, owner);
+    super(owner.page().sched(), "", null, owner, true);
     this.kind = kind;
   }
 

@@ -128,10 +128,6 @@ public final class PageTables {
 
   // ------------------------------------------------------------ entries
 
-  private static long entryAddress(Slot s) {
-    return s.table().page().phys() + 8L * s.index();
-  }
-
   private static String getName(Level l) {
     return switch (l) {
       case PGD -> "pgdp_get";
@@ -145,7 +141,7 @@ public final class PageTables {
   public long load(Slot s) {
     sched.point(OpKind.READ, s.table().entries(), getName(s.level()));
     checkLinked(s, getName(s.level()));
-    return frames.load64(entryAddress(s));
+    return s.table().loadEntry(frames, s.index());
   }
 
   /**
@@ -154,15 +150,23 @@ public final class PageTables {
    * for); only a freed one is a use-after-free.
    */
   public long hwLoad(Slot s) {
-    sched.point(OpKind.READ, s.table().entries(), "hardware walk");
-    return frames.load64(entryAddress(s));
+    return hwLoad(s.table(), s.index());
+  }
+
+  /**
+   * {@link #hwLoad(Slot)} of entry {@code index} of {@code table}: the same point and load,
+   * without a {@link Slot} (the MMU walks on every TLB miss and allocates nothing).
+   */
+  public long hwLoad(PtDesc table, int index) {
+    sched.point(OpKind.READ, table.entries(), "hardware walk");
+    return table.loadEntry(frames, index);
   }
 
   /** Stores an entry ({@code set_pte_at}, {@code pmd_populate}, {@code pud_clear}...). */
   public void store(Slot s, long value, String what) {
     sched.point(OpKind.WRITE, s.table().entries(), what);
     checkLinked(s, what);
-    frames.store64(entryAddress(s), value);
+    s.table().storeEntry(frames, s.index(), value);
   }
 
   /**
@@ -190,15 +194,14 @@ public final class PageTables {
   public long getAndClear(Slot s, String what) {
     sched.point(OpKind.RMW, s.table().entries(), what);
     checkLinked(s, what);
-    long a = entryAddress(s);
-    long old = frames.load64(a);
-    frames.store64(a, 0);
+    long old = s.table().loadEntry(frames, s.index());
+    s.table().storeEntry(frames, s.index(), 0);
     return old;
   }
 
   /** Reads an entry without a scheduling point: consistency walks and {@code /proc} only. */
   public long peek(Slot s) {
-    return frames.load64(entryAddress(s));
+    return s.table().loadEntry(frames, s.index());
   }
 
   /** {@code pgd_offset}. */
@@ -214,15 +217,24 @@ public final class PageTables {
    */
   public Slot lower(Slot upper, long entry, long addr) {
     Level level = upper.level().lower();
+    return new Slot(lowerTable(upper.table(), upper.index(), upper.level(), entry), level.index(addr), level);
+  }
+
+  /**
+   * The table that the present, non-huge {@code entry}, loaded from entry {@code index} of
+   * {@code upper} (a table of {@code level}), points to: {@link #lower} without the {@link Slot}
+   * ({@code pud_pgtable}, {@code pmd_page_vaddr}). No scheduling point, as there.
+   */
+  public PtDesc lowerTable(PtDesc upper, int index, Level level, long entry) {
     long pfn = Entry.pfn(entry);
     Page page = mem.pfnValid(pfn) ? mem.peekPage(pfn) : null;
     PtDesc t = page == null ? null : page.peekPtDesc();
     if (t == null) {
       throw sched.bug(Verdict.of(VerdictKind.INVARIANT,
-          upper + " holds " + Entry.describe(entry) + ", which is not a page table",
+          new Slot(upper, index, level) + " holds " + Entry.describe(entry) + ", which is not a page table",
           List.of("a table entry points at a frame that never was a table: corrupted page tables"), List.of()));
     }
-    return new Slot(t, level.index(addr), level);
+    return t;
   }
 
   /**
@@ -369,7 +381,7 @@ public final class PageTables {
    * points to.
    */
   public Spinlock pteLockptr(Slot pmd, long pmdEntry) {
-    return lower(pmd, pmdEntry, 0).table().ptl();
+    return lowerTable(pmd.table(), pmd.index(), pmd.level(), pmdEntry).ptl();
   }
 
   // ------------------------------------------------------------ freeing
