@@ -58,6 +58,12 @@ final class FileFaults {
       }
     }
     VmFile.FaultedFolio ff = file.fault(vmf, pgoff);
+    while (ff.outcome() == VmFile.Outcome.NOPAGE) {
+      // Only faults that may not drop their lock get NOPAGE: here GUP's (MAP_POPULATE,
+      // MADV_POPULATE_*), which finds no page (follow_page_mask) and faults again (faultin_page).
+      sched.retry("faultin_page: VM_FAULT_NOPAGE", pgoff, null);
+      ff = file.fault(vmf, pgoff);
+    }
     Folio folio = ff.folio();
     if (folio == null) {
       if (cow != null) {
@@ -66,8 +72,7 @@ final class FileFaults {
       return switch (ff.outcome()) {
         case SIGBUS -> FaultResult.SIGBUS;
         case RETRY -> FaultResult.RETRY; // the fault's lock was released: start over
-        case NOPAGE -> FaultResult.HANDLED; // nothing mapped: the access faults again
-        case OK, OOM -> FaultResult.OOM;
+        case OK, OOM, NOPAGE -> FaultResult.OOM;
       };
     }
     Page page = folio.folioPage(pgoff - folio.headPage().index());

@@ -31,6 +31,15 @@ class FallocWaitExploreTest {
   private static final int EXECUTIONS = 1_500;
 
   static Runnable scenario(Sched ex, FaultLocking locking, List<String> problems, long[] waits) {
+    return scenario(ex, locking, problems, waits, false);
+  }
+
+  /**
+   * With {@code populate}, CPU "fault" populates the mapping with {@code MADV_POPULATE_READ}
+   * instead of loading: GUP's faults may not drop {@code mmap_lock}, so one that meets the punch
+   * sleeps holding it and faults again after it ({@code VM_FAULT_NOPAGE}).
+   */
+  static Runnable scenario(Sched ex, FaultLocking locking, List<String> problems, long[] waits, boolean populate) {
     Kernel k = new Kernel(ex, KernelConfig.DEFAULT.withMemory(8L << 20).withFaultLocking(locking));
     Process a = k.spawn();
     Process b = k.spawn();
@@ -41,6 +50,13 @@ class FallocWaitExploreTest {
     int fdA = (int) a.open("/dev/shm/f", Uapi.O_RDWR, 0);
     long map = a.mmap(0, 4 * PAGE, Uapi.PROT_READ, Uapi.MAP_SHARED, fdA, 0);
     ex.addCpu("fault", () -> {
+      if (populate) {
+        long r = a.madvise(map, 4 * PAGE, Uapi.MADV_POPULATE_READ);
+        if (r != 0) {
+          problems.add("MADV_POPULATE_READ returned " + r);
+        }
+        return;
+      }
       for (int pg : new int[] {1, 3}) {
         Process.Loaded l = a.load(map + pg * PAGE, 1);
         if (l.signal() != null || (l.value() != 0x33 && !(pg == 1 && l.value() == 0))) {
@@ -79,6 +95,16 @@ class FallocWaitExploreTest {
     assertThat(r.executions()).isEqualTo(EXECUTIONS);
     System.out.printf("%s: %d of %d executions had a fault wait for the punch%n", locking, waits[0], EXECUTIONS);
     assertThat(waits[0]).as("executions with a fault waiting in shmem_falloc_wait").isPositive();
+  }
+
+  @org.junit.jupiter.api.Test
+  void aPopulateThatMeetsThePunchWaitsHoldingMmapLockAndFaultsAgain() {
+    long[] waits = new long[1];
+    ExploreResult r = new Explorer(ex -> scenario(ex, FaultLocking.PER_VMA, new ArrayList<>(), waits, true),
+        Explorer.Config.defaults().withExecutions(EXECUTIONS)).explore(null);
+    assertThat(r.verdictId()).as(String.valueOf(r.verdict())).isEqualTo("none");
+    System.out.printf("populate: %d of %d executions had a fault wait for the punch%n", waits[0], EXECUTIONS);
+    assertThat(waits[0]).isPositive();
   }
 
   @ParameterizedTest
