@@ -620,7 +620,7 @@ public final class Zone extends SyncObject {
   private void markBuddy(long pfn, boolean free, int order) {
     Page p = mem.peekPage(pfn);
     if (p != null) {
-      p.setBuddy(free, order);
+      PagePrep.setBuddy(p, free, order);
     }
   }
 

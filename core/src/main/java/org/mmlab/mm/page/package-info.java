@@ -15,6 +15,11 @@
  *       <td>{@link org.mmlab.mm.page.Page}, {@link org.mmlab.mm.page.PhysMem#pfnToPage},
  *       {@link org.mmlab.mm.page.Page#pfn}</td></tr>
  *   <tr><td>{@code PG_*} flags and page types</td><td>{@link org.mmlab.mm.page.PageFlag}</td></tr>
+ *   <tr><td>{@code page_ref_*} ({@code include/linux/page_ref.h})</td><td>{@code PageRef}</td></tr>
+ *   <tr><td>{@code folio_lock}, {@code folio_unlock}, {@code folio_wait_bit_common}, {@code folio_wake_bit}</td>
+ *       <td>{@code PageLockBit}, {@code PageLocks}</td></tr>
+ *   <tr><td>{@code prep_new_page}, {@code free_pages_prepare}, {@code check_new_page},
+ *       {@code free_page_is_bad}</td><td>{@code PagePrep}</td></tr>
  *   <tr><td>{@code struct folio}, {@code page_folio}, {@code folio_*}</td>
  *       <td>{@link org.mmlab.mm.page.Folio}, {@link org.mmlab.mm.page.Page#folio}</td></tr>
  *   <tr><td>{@code struct ptdesc}, {@code pagetable_ctor}/{@code _dtor}, {@code ptlock_ptr}</td>
