@@ -308,7 +308,7 @@ public final class PhysMem {
    */
   public void drainAllPages() {
     for (Node n : nodes) {
-      n.normalZone().drainAll();
+      ZonePcp.drainAll(n.normalZone());
     }
   }
 
@@ -319,14 +319,14 @@ public final class PhysMem {
    */
   public void zonePcpDisable() {
     for (Node n : nodes) {
-      n.normalZone().pcpDisable();
+      ZonePcp.pcpDisable(n.normalZone());
     }
   }
 
   /** {@code zone_pcp_enable} on every zone. */
   public void zonePcpEnable() {
     for (Node n : nodes) {
-      n.normalZone().pcpEnable();
+      ZonePcp.pcpEnable(n.normalZone());
     }
   }
 
@@ -589,7 +589,7 @@ public final class PhysMem {
     long managed = 0;
     for (Node node : nodes) {
       Zone z = node.normalZone();
-      z.walk();
+      ZoneCheck.walk(z);
       managed += z.managedPages();
     }
     if (managed != totalPages) {
@@ -597,7 +597,7 @@ public final class PhysMem {
           "managed pages (" + managed + ") != total pages (" + totalPages + ")", List.of(), List.of()));
     }
     for (Section s : sections) {
-      s.forEachMaterialized(p -> s.zoneOf(p.pfn()).walkAllocatedDescriptor(p));
+      s.forEachMaterialized(p -> ZoneCheck.walkAllocatedDescriptor(s.zoneOf(p.pfn()), p));
     }
   }
 
