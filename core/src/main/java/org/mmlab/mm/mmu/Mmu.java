@@ -1,26 +1,15 @@
 package org.mmlab.mm.mmu;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandles;
-import java.nio.ByteOrder;
 import java.lang.invoke.VarHandle;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 import org.mmlab.debug.KObject;
-import org.mmlab.explore.BugException;
 import org.mmlab.explore.Cpu;
-import org.mmlab.explore.OpKind;
 import org.mmlab.explore.Sched;
-import org.mmlab.explore.Verdict;
-import org.mmlab.explore.VerdictKind;
 import org.mmlab.mm.page.Frames;
-import org.mmlab.mm.page.Page;
-import org.mmlab.mm.page.PageFlag;
 import org.mmlab.mm.page.PhysMem;
-import org.mmlab.mm.pgtable.Entry;
 import org.mmlab.mm.pgtable.MmuGather;
 import org.mmlab.mm.pgtable.PageTables;
 
@@ -35,10 +24,14 @@ import org.mmlab.mm.pgtable.PageTables;
  *   <li>Per-CPU state and contexts ({@link #tlb}, {@link #newContext})</li>
  *   <li>CPU modes ({@link #enterUser}, {@link #enterKernel}, {@link #idle})</li>
  *   <li>Accesses: {@link #load}, {@link #store}, {@link #loadBytes}, {@link #storeBytes},
- *       {@link #fill}, {@link #access}, {@link #walk}; then translation and the stale check</li>
+ *       {@link #fill}, {@link #access}, {@link #walk}</li>
  *   <li>Shootdown ({@link #flushTlbRange}, {@link #flushTlbMm}, {@link #flusher})</li>
  *   <li>The consistency walk ({@link #check})</li>
  * </ol>
+ * The access paths behind the public accesses (widths, pages crossed, byte ranges, translation
+ * and the stale check) are in {@link UserAccess}, the flusher's side of the shootdown and the
+ * consistency walk in {@link Shootdown}: package-private static helpers taking the MMU, which
+ * read its package-private fields below.
  *
  * <h2>Overview</h2>
  * An access first passes the instruction boundary (it services this CPU's pending flush
@@ -137,7 +130,7 @@ import org.mmlab.mm.pgtable.PageTables;
  */
 public final class Mmu {
   private static final int SLOT = Cpu.newLocalSlot();
-  private static final VarHandle TLBS;
+  static final VarHandle TLBS;
   private static final VarHandle NEXT_ID;
 
   static {
@@ -150,23 +143,15 @@ public final class Mmu {
     }
   }
 
-  private static final int PAGE_MASK = Frames.PAGE_SIZE - 1;
-  private static final long CHUNK_MASK = Frames.CHUNK_SIZE - 1;
-  private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-  private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-  private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-  private static final long NEED_READ = Entry.USER;
-  private static final long NEED_WRITE = Entry.USER | Entry.WRITE;
-  /** Page types a user mapping never points to: a page with one of them was freed and reused. */
-  private static final int NOT_USER = PageFlag.BUDDY.mask() | PageFlag.TABLE.mask() | PageFlag.SLAB.mask();
+  static final int PAGE_MASK = Frames.PAGE_SIZE - 1;
 
   /** The scheduler of the machine. Immutable. */
   final Sched sched;
   /** {@code sched.exploring}. Immutable. */
-  private final boolean exploring;
+  final boolean exploring;
   /** The machine's memory. Immutable. */
-  private final PhysMem mem;
-  private final Frames frames;
+  final PhysMem mem;
+  final Frames frames;
   /** Every CPU's TLB, in the order they first used this MMU. Copy-on-write, published by CAS. */
   @SuppressWarnings("unused")
   private volatile Tlb[] tlbs = new Tlb[0];
@@ -297,10 +282,10 @@ public final class Mmu {
   /** {@link #load} with the CPU's state ({@link #tlb}) at hand: the fast path, no per-CPU lookup. */
   public long load(Tlb t, MmuContext mm, long addr, int width) {
     if (t.userMm != mm) {
-      return loadFromKernel(t, mm, addr, width);
+      return UserAccess.loadFromKernel(this, t, mm, addr, width);
     }
     t.pollFlushRequest();
-    return loadNow(t, mm, addr, width);
+    return UserAccess.loadNow(this, t, mm, addr, width);
   }
 
   /** An 8-byte user load ({@code movq} from user memory). */
@@ -319,10 +304,10 @@ public final class Mmu {
   /** {@link #store} with the CPU's state at hand. */
   public @Nullable Fault store(Tlb t, MmuContext mm, long addr, int width, long value) {
     if (t.userMm != mm) {
-      return storeFromKernel(t, mm, addr, width, value);
+      return UserAccess.storeFromKernel(this, t, mm, addr, width, value);
     }
     t.pollFlushRequest();
-    return storeNow(t, mm, addr, width, value);
+    return UserAccess.storeNow(this, t, mm, addr, width, value);
   }
 
   /** An 8-byte user store. */
@@ -336,8 +321,8 @@ public final class Mmu {
    * that could not be read (the bytes before it were copied).
    */
   public @Nullable Fault loadBytes(Cpu cpu, MmuContext mm, long addr, byte[] dst, int off, int len) {
-    checkBounds(dst.length, off, len);
-    return range(tlb(cpu), mm, addr, len, false, (pa, done, n) -> frames.loadBytes(pa, dst, off + (int) done, n));
+    UserAccess.checkBounds(dst.length, off, len);
+    return UserAccess.range(this, tlb(cpu), mm, addr, len, false, (pa, done, n) -> frames.loadBytes(pa, dst, off + (int) done, n));
   }
 
   /**
@@ -346,8 +331,8 @@ public final class Mmu {
    * written (the bytes before it stay stored).
    */
   public @Nullable Fault storeBytes(Cpu cpu, MmuContext mm, long addr, byte[] src, int off, int len) {
-    checkBounds(src.length, off, len);
-    return range(tlb(cpu), mm, addr, len, true, (pa, done, n) -> frames.storeBytes(pa, src, off + (int) done, n));
+    UserAccess.checkBounds(src.length, off, len);
+    return UserAccess.range(this, tlb(cpu), mm, addr, len, true, (pa, done, n) -> frames.storeBytes(pa, src, off + (int) done, n));
   }
 
   /** Fills {@code len} bytes of user memory at {@code addr} with {@code value} ({@code clear_user}, {@code memset}). */
@@ -355,7 +340,7 @@ public final class Mmu {
     if (len < 0) {
       throw new IllegalArgumentException("negative length " + len);
     }
-    return range(tlb(cpu), mm, addr, len, true, (pa, done, n) -> frames.fill(pa, n, value));
+    return UserAccess.range(this, tlb(cpu), mm, addr, len, true, (pa, done, n) -> frames.fill(pa, n, value));
   }
 
   /**
@@ -364,9 +349,9 @@ public final class Mmu {
    */
   public @Nullable Fault access(Cpu cpu, MmuContext mm, long addr, boolean write) {
     Tlb t = tlb(cpu);
-    boolean kernel = boundary(t, mm);
+    boolean kernel = UserAccess.boundary(t, mm);
     try {
-      if (translate(t, mm, addr, write) == null) {
+      if (UserAccess.translate(this, t, mm, addr, write) == null) {
         return t.fault();
       }
       t.ok();
@@ -392,281 +377,6 @@ public final class Mmu {
     return Walk.decode(Walk.walk(sched, mm.pageTables(), addr));
   }
 
-  // --- the access paths ---
-
-  private long loadNow(Tlb t, MmuContext mm, long addr, int width) {
-    long off = addr & PAGE_MASK;
-    if (off + width > Frames.PAGE_SIZE || !validWidth(width)) {
-      return loadSplit(t, mm, addr, width);
-    }
-    TlbEntry e = translate(t, mm, addr, false);
-    if (e == null) {
-      return 0;
-    }
-    Page page = e.page;
-    if (exploring) {
-      sched.point(OpKind.READ, page, "user load");
-    }
-    checkInUse(t, e, page, mm, addr, false);
-    t.ok();
-    MemorySegment chunk = e.chunk;
-    if (chunk == null) {
-      return loadUntouched(e, e.frame() | off, width);
-    }
-    long at = e.chunkOffset | off;
-    return switch (width) {
-      case 8 -> chunk.get(LE64, at);
-      case 4 -> chunk.get(LE32, at) & 0xFFFF_FFFFL;
-      case 2 -> chunk.get(LE16, at) & 0xFFFFL;
-      default -> chunk.get(ValueLayout.JAVA_BYTE, at) & 0xFFL;
-    };
-  }
-
-  /** A load from a frame whose chunk was never written when the entry was filled: maybe it is now. */
-  private long loadUntouched(TlbEntry e, long pa, int width) {
-    e.chunk = frames.chunkSegment(pa, false);
-    return frames.load(pa, width);
-  }
-
-  private @Nullable Fault storeNow(Tlb t, MmuContext mm, long addr, int width, long value) {
-    long off = addr & PAGE_MASK;
-    if (off + width > Frames.PAGE_SIZE || !validWidth(width)) {
-      return storeSplit(t, mm, addr, width, value);
-    }
-    TlbEntry e = translate(t, mm, addr, true);
-    if (e == null) {
-      return t.fault();
-    }
-    // The entry's fields are read before the in-use check's acquire loads (only this CPU
-    // changes them, so they are the same after the point).
-    Page page = e.page;
-    MemorySegment chunk = e.chunk;
-    long at = e.chunkOffset | off;
-    boolean touched = (e.data & TlbEntry.TOUCHED) != 0;
-    if (exploring) {
-      sched.point(OpKind.WRITE, page, "user store");
-    }
-    checkInUse(t, e, page, mm, addr, true);
-    if (!touched) {
-      chunk = frames.chunkSegment(e.frame(), true);
-      e.touched(chunk);
-    }
-    switch (width) {
-      case 8 -> chunk.set(LE64, at, value);
-      case 4 -> chunk.set(LE32, at, (int) value);
-      case 2 -> chunk.set(LE16, at, (short) value);
-      default -> chunk.set(ValueLayout.JAVA_BYTE, at, (byte) value);
-    }
-    t.ok();
-    return null;
-  }
-
-  /** A load that crosses into the next page: both pages translated first, then one point each. */
-  private long loadSplit(Tlb t, MmuContext mm, long addr, int width) {
-    checkWidth(width);
-    long second = (addr | PAGE_MASK) + 1;
-    int n = (int) (second - addr);
-    TlbEntry a = translate(t, mm, addr, false);
-    TlbEntry b = a == null ? null : translate(t, mm, second, false);
-    if (b == null) {
-      return 0;
-    }
-    long v = 0;
-    sched.point(OpKind.READ, a.page, "user load");
-    checkInUse(t, a, a.page, mm, addr, false);
-    for (int k = 0; k < n; k++) {
-      v |= (long) frames.load8(a.frame() | ((addr + k) & PAGE_MASK)) << (8 * k);
-    }
-    sched.point(OpKind.READ, b.page, "user load");
-    checkInUse(t, b, b.page, mm, second, false);
-    for (int k = n; k < width; k++) {
-      v |= (long) frames.load8(b.frame() | (k - n)) << (8 * k);
-    }
-    t.ok();
-    return v;
-  }
-
-  private @Nullable Fault storeSplit(Tlb t, MmuContext mm, long addr, int width, long value) {
-    checkWidth(width);
-    long second = (addr | PAGE_MASK) + 1;
-    int n = (int) (second - addr);
-    TlbEntry a = translate(t, mm, addr, true);
-    TlbEntry b = a == null ? null : translate(t, mm, second, true);
-    if (b == null) {
-      return t.fault();
-    }
-    sched.point(OpKind.WRITE, a.page, "user store");
-    checkInUse(t, a, a.page, mm, addr, true);
-    for (int k = 0; k < n; k++) {
-      frames.store8(a.frame() | ((addr + k) & PAGE_MASK), (int) (value >>> (8 * k)));
-    }
-    sched.point(OpKind.WRITE, b.page, "user store");
-    checkInUse(t, b, b.page, mm, second, true);
-    for (int k = n; k < width; k++) {
-      frames.store8(b.frame() | (k - n), (int) (value >>> (8 * k)));
-    }
-    t.ok();
-    return null;
-  }
-
-  private long loadFromKernel(Tlb t, MmuContext mm, long addr, int width) {
-    t.beginKernelAccess(mm);
-    try {
-      return loadNow(t, mm, addr, width);
-    } finally {
-      t.endKernelAccess();
-    }
-  }
-
-  private @Nullable Fault storeFromKernel(Tlb t, MmuContext mm, long addr, int width, long value) {
-    t.beginKernelAccess(mm);
-    try {
-      return storeNow(t, mm, addr, width, value);
-    } finally {
-      t.endKernelAccess();
-    }
-  }
-
-  /** Moves {@code n} bytes between physical {@code pa} and the caller's buffer at {@code done}. */
-  @FunctionalInterface
-  private interface Chunk {
-    void move(long pa, long done, int n);
-  }
-
-  /** A range access, page by page upward; each page is an access of its own (boundary, point). */
-  private @Nullable Fault range(Tlb t, MmuContext mm, long addr, long len, boolean write, Chunk chunk) {
-    long done = 0;
-    while (done < len) {
-      long a = addr + done;
-      int n = (int) Math.min(len - done, Frames.PAGE_SIZE - (a & PAGE_MASK));
-      boolean kernel = boundary(t, mm);
-      try {
-        TlbEntry e = translate(t, mm, a, write);
-        if (e == null) {
-          return t.fault();
-        }
-        Page page = e.page;
-        sched.point(write ? OpKind.WRITE : OpKind.READ, page, write ? "user store" : "user load");
-        checkInUse(t, e, page, mm, a, write);
-        chunk.move(e.frame() | (a & PAGE_MASK), done, n);
-      } finally {
-        if (kernel) {
-          t.endKernelAccess();
-        }
-      }
-      done += n;
-    }
-    t.ok();
-    return null;
-  }
-
-  /**
-   * The instruction boundary: in user mode, service a pending flush request; from the kernel,
-   * start a kernel access to user memory (true: the caller ends it).
-   */
-  private static boolean boundary(Tlb t, MmuContext mm) {
-    if (t.userMm == mm) {
-      t.pollFlushRequest();
-      return false;
-    }
-    t.beginKernelAccess(mm);
-    return true;
-  }
-
-  // --- translation ---
-
-  /**
-   * The TLB entry translating {@code addr} for this access, filled by a walk on a miss; or null
-   * with the fault recorded in {@code t}. A hit whose cached rights do not allow the access walks
-   * again.
-   */
-  private @Nullable TlbEntry translate(Tlb t, MmuContext mm, long addr, boolean write) {
-    long tag = Tlb.tag(mm, addr);
-    TlbEntry e = t.entries[Tlb.index(addr)];
-    long need = write ? NEED_WRITE : NEED_READ;
-    if (e.tag == tag && (e.data & need) == need && (addr >>> Walk.USER_BITS) == 0) {
-      return e;
-    }
-    return miss(t, mm, addr, write, tag, e, need);
-  }
-
-  private @Nullable TlbEntry miss(Tlb t, MmuContext mm, long addr, boolean write, long tag, TlbEntry e, long need) {
-    e.invalidate();
-    if (Long.compareUnsigned(addr, Walk.USER_TOP) >= 0) {
-      t.setFault(new Fault(addr, write, Fault.Kind.NOT_PRESENT));
-      return null;
-    }
-    t.countWalk();
-    long r = Walk.walk(sched, mm.pageTables(), addr);
-    if (r == 0) {
-      t.setFault(new Fault(addr, write, Fault.Kind.NOT_PRESENT));
-      return null;
-    }
-    if ((r & need) != need) {
-      t.setFault(new Fault(addr, write, Fault.Kind.PROTECTION));
-      return null;
-    }
-    long pa = Walk.frame(r);
-    Page page = pageOf(pa >>> Frames.PAGE_SHIFT, mm, addr);
-    boolean touched = write || frames.isTouched(pa >>> Frames.PAGE_SHIFT);
-    e.fill(tag, r, page, frames.chunkSegment(pa, write), touched, sched.step());
-    return e;
-  }
-
-  /** The descriptor of a frame a leaf entry maps; a frame outside RAM or never allocated is a corrupt table. */
-  private Page pageOf(long pfn, MmuContext mm, long addr) {
-    Page p = mem.pfnValid(pfn) ? mem.peekPage(pfn) : null;
-    if (p == null) {
-      throw sched.bug(Verdict.of(VerdictKind.INVARIANT,
-          sched.cpu().label() + ": the page tables of " + mm.name() + " map 0x" + Long.toHexString(addr) + " to pfn 0x"
-              + Long.toHexString(pfn) + ", which " + (mem.pfnValid(pfn) ? "was never allocated" : "is not RAM"),
-          List.of("a leaf entry must point at an allocated page"), List.of()));
-    }
-    return p;
-  }
-
-  // --- the stale-translation check ---
-
-  /**
-   * The page an access reaches must be in use: a count above zero (or frozen: it is being
-   * migrated or collapsed) and not a free block, page table or slab page; a special mapping
-   * (the zero page) is exempt. A peek: the access's own point came just before.
-   */
-  private void checkInUse(Tlb t, TlbEntry e, Page page, MmuContext mm, long addr, boolean write) {
-    Page head = (Page) page.folio();
-    if (head.peekRefCount() != 0 && (head.peekFlags() & NOT_USER) == 0) {
-      return;
-    }
-    staleAccess(t, e, page, head, mm, addr, write);
-  }
-
-  private void staleAccess(Tlb t, TlbEntry e, Page page, Page head, MmuContext mm, long addr, boolean write) {
-    int flags = head.peekFlags();
-    if (Walk.special(e.data) || (head.peekFrozen() && (flags & NOT_USER) == 0)) {
-      return; // a special mapping has no refcounted page; a frozen count is a page in use
-    }
-    String pfn = "0x" + Long.toHexString(page.pfn());
-    long now = Walk.peekWalk(sched, mm.pageTables(), addr);
-    boolean stillMapped = now != 0 && Walk.frame(now) == e.frame();
-    String reuse = (flags & PageFlag.TABLE.mask()) != 0 ? " (reused as a page table)"
-        : (flags & PageFlag.SLAB.mask()) != 0 ? " (reused as a slab page)" : "";
-    String headline = stillMapped
-        ? "user access through a page-table entry that still maps freed pfn " + pfn + reuse
-        : "user access through a stale translation to freed pfn " + pfn + reuse;
-    List<String> details = new ArrayList<>();
-    details.add(t.cpu.label() + ": user " + (write ? "store" : "load") + " at 0x" + Long.toHexString(addr) + " in "
-        + mm.name());
-    details.add("translation used: " + e.describe(addr & -Frames.PAGE_SIZE));
-    Translation current = Walk.decode(now);
-    details.add("the page tables now map 0x" + Long.toHexString(addr) + " to "
-        + (current == null ? "nothing" : "pfn 0x" + Long.toHexString(current.pfn())));
-    details.add("page: " + head.describe() + " [" + head.state() + "]");
-    details.add(stillMapped
-        ? "the page was freed while a page-table entry still maps it"
-        : "the page was freed before the TLB flush that removes this translation returned (free after the flush, as tlb_finish_mmu does)");
-    throw sched.bug(Verdict.of(VerdictKind.USE_AFTER_FREE, headline, details, List.of(page.id())));
-  }
-
   // ------------------------------------------------------------ shootdown
 
   /**
@@ -677,37 +387,7 @@ public final class Mmu {
    */
   public void flushTlbRange(MmuContext mm, long start, long end) {
     checkOwn(mm);
-    Tlb mine = peekTlb(sched.cpu());
-    long gen = mm.incTlbGen();
-    if (mine != null) {
-      mine.flushOwn(mm, start, end, gen);
-    }
-    Tlb[] all = (Tlb[]) TLBS.getAcquire(this);
-    Tlb[] targets = null;
-    long[] waitFor = null;
-    int n = 0;
-    for (Tlb t : all) {
-      if (t == mine) {
-        continue;
-      }
-      long seq = t.userSeqVolatile();
-      if ((seq & 1) == 0 || t.publishedMmAcquire() != mm) {
-        continue; // in the kernel or idle, or running another mm: it checks the generation on return
-      }
-      if (targets == null) {
-        targets = new Tlb[all.length];
-        waitFor = new long[2 * all.length];
-      }
-      waitFor[2 * n] = t.raiseFlushRequest();
-      waitFor[2 * n + 1] = seq;
-      targets[n++] = t;
-    }
-    for (int k = 0; k < n; k++) {
-      Tlb t = targets[k];
-      long ticket = waitFor[2 * k];
-      long seq = waitFor[2 * k + 1];
-      sched.await(OpKind.WAIT, t, "flush_tlb_mm_range: wait for ack", () -> t.released(ticket, seq), false);
-    }
+    Shootdown.flushTlbRange(this, mm, start, end);
   }
 
   /** {@code flush_tlb_mm}: every translation of {@code mm}. */
@@ -730,55 +410,7 @@ public final class Mmu {
    * they give. A stale entry there means page tables were changed without a flush.
    */
   public void check() {
-    for (Tlb t : (Tlb[]) TLBS.getAcquire(this)) {
-      if (t.hasPendingRequest()) {
-        continue;
-      }
-      for (int k = 0; k < Tlb.NR_CONTEXTS; k++) {
-        MmuContext mm = t.ctxs[k];
-        if (mm != null && t.ctxGen[k] == mm.peekTlbGen() && !mm.pageTables().pgd().isFreed()) {
-          checkEntries(t, mm, t.ctxGen[k]);
-        }
-      }
-    }
-  }
-
-  private void checkEntries(Tlb t, MmuContext mm, long gen) {
-    for (TlbEntry e : t.entries) {
-      if (!Tlb.holdsEntryOf(e, mm)) {
-        continue;
-      }
-      long va = Tlb.vaddr(e);
-      long r = Walk.peekWalk(sched, mm.pageTables(), va);
-      if (r == 0 || Walk.frame(r) != e.frame() || (Walk.perms(e.data) & ~Walk.perms(r)) != 0) {
-        Translation now = Walk.decode(r);
-        throw new BugException(Verdict.of(VerdictKind.INVARIANT,
-            t.cpu.label() + "'s TLB holds a stale translation for 0x" + Long.toHexString(va) + " in " + mm.name(),
-            List.of("cached: " + Tlb.describe(e),
-                "page tables: " + (now == null ? "not present" : now.toString()),
-                "the TLB counts as current for " + mm.name() + " (generation " + gen + ", no request pending):"
-                    + " the page tables were changed without a TLB flush"),
-            List.of(t.id())));
-      }
-    }
-  }
-
-  // ------------------------------------------------------------ helpers
-
-  private static boolean validWidth(int width) {
-    return width == 8 || width == 4 || width == 2 || width == 1;
-  }
-
-  private static void checkWidth(int width) {
-    if (!validWidth(width)) {
-      throw new IllegalArgumentException("access width must be 1, 2, 4 or 8: " + width);
-    }
-  }
-
-  private static void checkBounds(int length, int off, int len) {
-    if (off < 0 || len < 0 || off > length - len) {
-      throw new IndexOutOfBoundsException("[" + off + ", " + off + " + " + len + ") of " + length);
-    }
+    Shootdown.check(this);
   }
 
   @Override

@@ -9,7 +9,8 @@
  *   <caption>Kernel (and hardware) names and their Java types</caption>
  *   <tr><th>kernel / hardware</th><th>here</th></tr>
  *   <tr><td>the MMU, {@code copy_from_user}/{@code copy_to_user}, {@code get_user}/{@code put_user}</td>
- *       <td>{@link org.mmlab.mm.mmu.Mmu} ({@code load}, {@code store}, {@code loadBytes}, {@code storeBytes}, {@code fill})</td></tr>
+ *       <td>{@link org.mmlab.mm.mmu.Mmu} ({@code load}, {@code store}, {@code loadBytes}, {@code storeBytes}, {@code fill}),
+ *       its access paths in {@code UserAccess} (package-private)</td></tr>
  *   <tr><td>the TLB, {@code cpu_tlbstate}, {@code flush_tlb_func}</td><td>{@link org.mmlab.mm.mmu.Tlb}</td></tr>
  *   <tr><td>{@code mm->context.ctx_id}, {@code mm->context.tlb_gen}</td><td>{@link org.mmlab.mm.mmu.MmuContext}</td></tr>
  *   <tr><td>the hardware page walk, {@code follow_page}-style translation</td>
@@ -17,7 +18,8 @@
  *   <tr><td>{@code #PF} error code, {@code SEGV_MAPERR}/{@code SEGV_ACCERR}</td><td>{@link org.mmlab.mm.mmu.Fault}</td></tr>
  *   <tr><td>{@code flush_tlb_mm_range}, {@code native_flush_tlb_multi}, {@code flush_tlb_mm}</td>
  *       <td>{@link org.mmlab.mm.mmu.Mmu#flushTlbRange}, {@link org.mmlab.mm.mmu.Mmu#flushTlbMm},
- *       {@link org.mmlab.mm.mmu.Mmu#flusher} (for {@code MmuGather})</td></tr>
+ *       {@link org.mmlab.mm.mmu.Mmu#flusher} (for {@code MmuGather}), the flusher's side in {@code Shootdown}
+ *       (package-private)</td></tr>
  *   <tr><td>{@code switch_mm_irqs_off}, return to user mode, syscall/fault entry, {@code enter_lazy_tlb}</td>
  *       <td>{@link org.mmlab.mm.mmu.Mmu#enterUser}, {@link org.mmlab.mm.mmu.Mmu#enterKernel},
  *       {@link org.mmlab.mm.mmu.Mmu#idle}</td></tr>

@@ -79,12 +79,12 @@ public sealed interface Folio permits Page {
 
   /** {@code folio_ref_count} (0 while frozen). */
   default int folioRefCount() {
-    return self("folio_ref_count").refRead("folio_ref_count");
+    return PageRef.read(self("folio_ref_count"), "folio_ref_count");
   }
 
   /** {@code folio_get}: the caller must already hold a reference (misuse from 0 or frozen). */
   default void folioGet() {
-    self("folio_get").refAdd(1, "folio_get");
+    PageRef.add(self("folio_get"), 1, "folio_get");
   }
 
   /** {@code folio_ref_add}. */
@@ -92,7 +92,7 @@ public sealed interface Folio permits Page {
     if (n <= 0) {
       throw new IllegalArgumentException("folio_ref_add of " + n);
     }
-    self("folio_ref_add").refAdd(n, "folio_ref_add");
+    PageRef.add(self("folio_ref_add"), n, "folio_ref_add");
   }
 
   /**
@@ -101,14 +101,14 @@ public sealed interface Folio permits Page {
    * the folio is still the one it looked up (it may have been freed and reused).
    */
   default boolean folioTryGet() {
-    return self("folio_try_get").refTryGet("folio_try_get");
+    return PageRef.tryGet(self("folio_try_get"), "folio_try_get");
   }
 
   /** {@code folio_put}: drops a reference; the last one frees the folio ({@code __folio_put}). */
   default void folioPut() {
     Page p = self("folio_put");
     p.mem().checkNotFreed(p, "folio_put");
-    if (p.refSub(1, "folio_put")) {
+    if (PageRef.sub(p, 1, "folio_put")) {
       p.mem().freeFolio(p, "folio_put");
     }
   }
@@ -120,7 +120,7 @@ public sealed interface Folio permits Page {
     }
     Page p = self("folio_put_refs");
     p.mem().checkNotFreed(p, "folio_put_refs");
-    if (p.refSub(n, "folio_put_refs")) {
+    if (PageRef.sub(p, n, "folio_put_refs")) {
       p.mem().freeFolio(p, "folio_put_refs");
     }
   }
@@ -131,17 +131,17 @@ public sealed interface Folio permits Page {
    * frozen pseudo-lock until {@link #folioRefUnfreeze}.
    */
   default boolean folioRefFreeze(int expected) {
-    return self("folio_ref_freeze").refFreeze(expected);
+    return PageRef.freeze(self("folio_ref_freeze"), expected);
   }
 
   /** {@code folio_ref_unfreeze}: publishes {@code n} (at least 1) as the count of a frozen folio, with release ordering. */
   default void folioRefUnfreeze(int n) {
-    self("folio_ref_unfreeze").refUnfreeze(n);
+    PageRef.unfreeze(self("folio_ref_unfreeze"), n);
   }
 
   /** True if the count is frozen (a speculative get would fail). */
   default boolean folioRefFrozen() {
-    return self("folio_ref_frozen").refIsFrozen();
+    return PageRef.isFrozen(self("folio_ref_frozen"));
   }
 
   /**
@@ -150,7 +150,7 @@ public sealed interface Folio permits Page {
    * pseudo-lock is in the cycle.
    */
   default SyncObject frozenRef() {
-    return self("folio_ref_frozen").locks().frozen;
+    return PageLockBit.locks(self("folio_ref_frozen")).frozen;
   }
 
   // ------------------------------------------------------------ the folio lock
@@ -161,17 +161,17 @@ public sealed interface Folio permits Page {
    * RCU read section is a verdict. Lockdep class {@code PG_locked} (a pseudo-lock).
    */
   default void folioLock() {
-    self("folio_lock").lockNow();
+    PageLockBit.lock(self("folio_lock"));
   }
 
   /** {@code folio_trylock}: true if the folio was unlocked and is now locked by the caller. */
   default boolean folioTrylock() {
-    return self("folio_trylock").trylockNow();
+    return PageLockBit.trylock(self("folio_trylock"));
   }
 
   /** {@code folio_unlock}: unlocks and wakes a waiter; any CPU may unlock; unlocking an unlocked folio is a verdict. */
   default void folioUnlock() {
-    self("folio_unlock").unlockNow();
+    PageLockBit.unlock(self("folio_unlock"));
   }
 
   /** {@code folio_test_locked}. */
@@ -181,7 +181,7 @@ public sealed interface Folio permits Page {
 
   /** {@code folio_wait_locked}: sleeps until the folio is unlocked, without taking the lock. May sleep. */
   default void folioWaitLocked() {
-    self("folio_wait_locked").waitLockedNow();
+    PageLockBit.waitLocked(self("folio_wait_locked"));
   }
 
   // ------------------------------------------------------------ state flags

@@ -11,10 +11,7 @@ import org.mmlab.explore.OpKind;
 import org.mmlab.explore.SyncObject;
 import org.mmlab.explore.Verdict;
 import org.mmlab.explore.VerdictKind;
-import org.mmlab.sync.HashedWaitTable;
 import org.mmlab.sync.Spinlock;
-import org.mmlab.sync.WaitQueue;
-import org.mmlab.sync.MightSleep;
 
 /**
  * A page descriptor: the kernel's {@code struct page} ({@code include/linux/mm_types.h}), one
@@ -30,8 +27,16 @@ import org.mmlab.sync.MightSleep;
  *   <li>Mapcount ({@code _mapcount})</li>
  *   <li>{@code mapping}, {@code index}, {@code private}</li>
  *   <li>Page-table role ({@link #pagetableCtor}, {@link #pagetableDtor}, {@link #ptlock})</li>
- *   <li>Compound pages ({@link #folio}, {@link #isTail}); internals used by {@link Folio} and the allocator</li>
+ *   <li>Compound pages ({@link #folio}, {@link #isTail})</li>
+ *   <li>Verdicts and reports</li>
  * </ol>
+ * The rest of {@code struct page}'s operations live in package-private static helpers that take
+ * the page, so that a descriptor carries no extra object and no call adds an indirection:
+ * {@link PageRef} (the reference-count primitives behind {@link Folio}'s {@code folio_ref_*}),
+ * {@link PageLockBit} ({@code PG_locked} as a sleeping lock, and the {@link PageLocks} side
+ * object), {@link PagePrep} (what the allocator does to a descriptor at allocation and free),
+ * and {@link PtDesc}'s {@code pagetable_ctor}/{@code _dtor} bodies. They reach the fields
+ * through the package-private {@link VarHandle}s below; every point they make is on the page.
  *
  * <h2>Fields</h2>
  * <ul>
@@ -73,13 +78,14 @@ import org.mmlab.sync.MightSleep;
  * consistency walk does.
  */
 public final class Page extends SyncObject implements Folio {
-  private static final VarHandle FLAGS;
-  private static final VarHandle REF;
-  private static final VarHandle MAP;
-  private static final VarHandle MAPPING;
-  private static final VarHandle PRIV;
-  private static final VarHandle LINK;
-  private static final VarHandle INDEX;
+  // Package-private for the helpers (PageRef, PageLockBit, PagePrep, PtDesc); nothing else uses them.
+  static final VarHandle FLAGS;
+  static final VarHandle REF;
+  static final VarHandle MAP;
+  static final VarHandle MAPPING;
+  static final VarHandle PRIV;
+  static final VarHandle LINK;
+  static final VarHandle INDEX;
 
   static {
     try {
@@ -200,6 +206,12 @@ public final class Page extends SyncObject implements Folio {
     return (peekFlags() & f.mask()) != 0;
   }
 
+  /** {@code folio_mark_uptodate}: sets {@code PG_uptodate} with release ordering (the contents before the flag). */
+  void markUptodateRelease() {
+    sched.point(OpKind.RMW, this, "folio_mark_uptodate");
+    FLAGS.getAndBitwiseOrRelease(this, PageFlag.UPTODATE.mask());
+  }
+
   // ------------------------------------------------------------ this page's reference count
 
   /** {@code page_ref_count}: this page's own count (0 while frozen; 0 for tails). */
@@ -215,7 +227,7 @@ public final class Page extends SyncObject implements Folio {
    * lookups then retry with {@code page_folio}.
    */
   public boolean getPageUnlessZero() {
-    return refTryGet("get_page_unless_zero");
+    return PageRef.tryGet(this, "get_page_unless_zero");
   }
 
   /** {@code get_page}: a reference on the folio this page belongs to. */
@@ -238,131 +250,6 @@ public final class Page extends SyncObject implements Folio {
   public boolean peekFrozen() {
     return (int) REF.getAcquire(this) == FROZEN;
   }
-
-  // The primitives below implement Folio's accessors; each is one scheduling point.
-
-  int refRead(String what) {
-    sched.point(OpKind.READ, this, what);
-    int c = (int) REF.getAcquire(this);
-    return c == FROZEN ? 0 : c;
-  }
-
-  boolean refIsFrozen() {
-    sched.point(OpKind.READ, this, "folio_ref_frozen");
-    return (int) REF.getAcquire(this) == FROZEN;
-  }
-
-  /** Adds {@code n} to a count the caller already holds a reference on. */
-  void refAdd(int n, String what) {
-    sched.point(OpKind.RMW, this, what);
-    int c = (int) REF.getVolatile(this);
-    while (true) {
-      if (c == FROZEN) {
-        throw misuse(what + " on a frozen refcount");
-      }
-      if (c <= 0) {
-        throw misuse(what + " increments a refcount of " + c + " (no reference was held)");
-      }
-      int witness = (int) REF.compareAndExchange(this, c, c + n);
-      if (witness == c) {
-        return;
-      }
-      c = witness;
-    }
-  }
-
-  boolean refTryGet(String what) {
-    sched.point(OpKind.RMW, this, what);
-    int c = (int) REF.getVolatile(this);
-    while (c != 0 && c != FROZEN) {
-      int witness = (int) REF.compareAndExchange(this, c, c + 1);
-      if (witness == c) {
-        return true;
-      }
-      c = witness;
-    }
-    sched.unchanged();
-    if (c == FROZEN) {
-      // The caller will spin (retry) waiting for the freezer: a wait lockdep should see.
-      sched.acquiring(locks().frozen);
-    }
-    return false;
-  }
-
-  /** Drops {@code n} references; true when the count reached zero. Misuse on underflow or frozen. */
-  boolean refSub(int n, String what) {
-    sched.point(OpKind.RMW, this, what);
-    int c = (int) REF.getVolatile(this);
-    while (true) {
-      if (c == FROZEN) {
-        throw misuse(what + " on a frozen refcount");
-      }
-      if (c < n) {
-        throw misuse(what + " underflows a refcount of " + c + " (by " + n + ")");
-      }
-      int witness = (int) REF.compareAndExchange(this, c, c - n);
-      if (witness == c) {
-        return c == n;
-      }
-      c = witness;
-    }
-  }
-
-  /** {@code set_page_count} on a descriptor nobody else holds a reference to. */
-  void refSet(int v, String what) {
-    sched.point(OpKind.WRITE, this, what);
-    int c = (int) REF.getVolatile(this);
-    while (true) {
-      if (c == FROZEN) {
-        throw misuse(what + " on a frozen refcount");
-      }
-      int witness = (int) REF.compareAndExchange(this, c, v);
-      if (witness == c) {
-        return;
-      }
-      c = witness;
-    }
-  }
-
-  boolean refFreeze(int expected) {
-    sched.point(OpKind.RMW, this, "folio_ref_freeze");
-    if (expected <= 0) {
-      throw new IllegalArgumentException("folio_ref_freeze expects a positive count: " + expected);
-    }
-    if (!REF.compareAndSet(this, expected, FROZEN)) {
-      sched.unchanged();
-      return false;
-    }
-    PageLocks.Pseudo frozen = locks().frozen;
-    frozen.holder = sched.cpu();
-    sched.acquired(frozen);
-    return true;
-  }
-
-  void refUnfreeze(int n) {
-    sched.point(OpKind.WRITE, this, "folio_ref_unfreeze");
-    if (n <= 0) {
-      throw misuse("folio_ref_unfreeze to " + n);
-    }
-    int c = (int) REF.getVolatile(this);
-    if (c != FROZEN) {
-      throw misuse("folio_ref_unfreeze of a refcount that is not frozen (count " + c + ")");
-    }
-    releaseFrozen();
-    if (!REF.compareAndSet(this, FROZEN, n)) {
-      throw misuse("folio_ref_unfreeze raced with another unfreeze");
-    }
-  }
-
-  /** Bookkeeping of the frozen pseudo-lock, before the count is published again. */
-  private void releaseFrozen() {
-    PageLocks l = locksIfAny();
-    if (l != null) {
-      l.frozen.holder = null;
-      sched.releasedByAnyone(l.frozen);
-    }
-  }
-
   // ------------------------------------------------------------ mapcount
 
   /** {@code page_mapcount}: how many page-table entries map this page ({@code _mapcount + 1}). */
@@ -478,13 +365,7 @@ public final class Page extends SyncObject implements Folio {
    * {@code ptlClass}. Invariant verdict if the page already is a table.
    */
   public PtDesc pagetableCtor(String kind, LockClass ptlClass) {
-    sched.point(OpKind.RMW, this, "pagetable_ctor");
-    if (((int) FLAGS.getAndBitwiseOr(this, PageFlag.TABLE.mask()) & PageFlag.TABLE.mask()) != 0) {
-      throw invariant("pagetable_ctor on a page that already is a page table");
-    }
-    PtDesc d = new PtDesc(this, kind, ptlClass);
-    PRIV.setRelease(this, d);
-    return d;
+    return PtDesc.pagetableCtor(this, kind, ptlClass);
   }
 
   /**
@@ -494,13 +375,7 @@ public final class Page extends SyncObject implements Folio {
    * looks up the lock of a freed table is caught too.
    */
   public void pagetableDtor() {
-    sched.point(OpKind.RMW, this, "pagetable_dtor");
-    Object p = PRIV.getAcquire(this);
-    if (((int) FLAGS.getAndBitwiseAnd(this, ~PageFlag.TABLE.mask()) & PageFlag.TABLE.mask()) == 0
-        || !(p instanceof PtDesc d)) {
-      throw invariant("pagetable_dtor on a page that is not a page table");
-    }
-    d.free();
+    PtDesc.pagetableDtor(this);
   }
 
   /**
@@ -548,321 +423,13 @@ public final class Page extends SyncObject implements Folio {
     return (peekFlags() & ORDER_MASK) >>> ORDER_SHIFT;
   }
 
-  // ------------------------------------------------------------ the page lock (used by Folio)
-
-  /** The pseudo-lock objects, created on first use (a CAS natively; in step order when exploring). */
-  PageLocks locks() {
-    Object l = LINK.getAcquire(this);
-    if (l instanceof PageLocks pl) {
-      return pl;
-    }
-    if (l instanceof Page) {
-      throw invariant("a lock or frozen count of a tail page (use its folio)");
-    }
-    PageLocks fresh = new PageLocks(this);
-    Object witness = LINK.compareAndExchange(this, (Object) null, fresh);
-    if (witness == null) {
-      return fresh;
-    }
-    if (witness instanceof PageLocks pl) {
-      return pl;
-    }
-    throw invariant("a lock or frozen count of a page that just became a tail");
-  }
-
-  private @Nullable PageLocks locksIfAny() {
-    return LINK.getAcquire(this) instanceof PageLocks pl ? pl : null;
-  }
-
-  /** {@code folio_lock}: see {@link Folio#folioLock}. */
-  void lockNow() {
-    MightSleep.check(sched, "folio_lock");
-    PageLocks.Pseudo bl = locks().locked;
-    sched.acquiring(bl);
-    if (!tryTakeLocked("folio_lock")) {
-      lockSlow(bl);
-    }
-    bl.holder = sched.cpu();
-    sched.acquired(bl);
-  }
-
-  /** The sleeping part: the kernel's {@code folio_wait_bit_common} with an exclusive entry. */
-  private void lockSlow(PageLocks.Pseudo bl) {
-    WaitQueue q = waitTable().queueFor(this, PageFlag.LOCKED.bit);
-    WaitQueue.Entry e = WaitQueue.Entry.keyed(sched.cpu(), this, PageFlag.LOCKED.bit, bl);
-    while (true) {
-      q.prepareToWait(e, true);
-      if (tryTakeLocked("test_and_set_bit_lock")) {
-        break;
-      }
-      q.schedule(e);
-      if (tryTakeLocked("test_and_set_bit_lock")) {
-        break;
-      }
-    }
-    q.finishWait(e);
-  }
-
-  boolean trylockNow() {
-    PageLocks.Pseudo bl = locks().locked;
-    if (!tryTakeLocked("folio_trylock")) {
-      return false;
-    }
-    bl.holder = sched.cpu();
-    sched.acquired(bl);
-    return true;
-  }
-
-  /**
-   * {@code folio_unlock}: clears {@code PG_locked} with release ordering and wakes one
-   * exclusive waiter. Any CPU may unlock (I/O completion does); unlocking an unlocked folio is
-   * an invariant verdict.
-   */
-  void unlockNow() {
-    sched.point(OpKind.UNLOCK, this, "folio_unlock");
-    int m = PageFlag.LOCKED.mask();
-    if (((int) FLAGS.getOpaque(this) & m) == 0) {
-      throw invariant("folio_unlock of a folio that is not locked");
-    }
-    PageLocks l = locksIfAny();
-    if (l != null) {
-      // Bookkeeping before the release: once the bit is clear another CPU may take it.
-      l.locked.holder = null;
-      sched.releasedByAnyone(l.locked);
-    }
-    FLAGS.getAndBitwiseAndRelease(this, ~m);
-    wakeLocked();
-  }
-
-  /** {@code folio_wait_locked}: sleeps until the folio is unlocked, without taking the lock. */
-  void waitLockedNow() {
-    MightSleep.check(sched, "folio_wait_locked");
-    if (!testLockedForWait("folio_wait_locked")) {
-      return;
-    }
-    PageLocks.Pseudo bl = locks().locked;
-    WaitQueue q = waitTable().queueFor(this, PageFlag.LOCKED.bit);
-    WaitQueue.Entry e = WaitQueue.Entry.keyed(sched.cpu(), this, PageFlag.LOCKED.bit, bl);
-    while (true) {
-      q.prepareToWait(e, false);
-      if (!testLockedForWait("test_bit_acquire")) {
-        break;
-      }
-      q.schedule(e);
-      if (!testLockedForWait("test_bit_acquire")) {
-        break;
-      }
-    }
-    q.finishWait(e);
-  }
-
-  /**
-   * {@code folio_wake_bit}: a full barrier (the clear before the lockless test for sleepers,
-   * pairing with the sleeper queueing before it tests the bit; see {@code FlagWord}'s notes),
-   * then a keyed wake-up of one exclusive waiter and every non-exclusive one.
-   */
-  private void wakeLocked() {
-    if (!sched.exploring) {
-      VarHandle.fullFence();
-    }
-    WaitQueue q = waitTable().queueFor(this, PageFlag.LOCKED.bit);
-    if (q.active()) {
-      q.wakeUpKey(this, PageFlag.LOCKED.bit, 1);
-    }
-  }
-
-  /** One step: takes {@code PG_locked} if clear (test-and-test-and-set, acquire ordering). */
-  private boolean tryTakeLocked(String what) {
-    sched.point(OpKind.LOCK, this, what);
-    int m = PageFlag.LOCKED.mask();
-    if (((int) FLAGS.getVolatile(this) & m) != 0) {
-      sched.unchanged();
-      return false;
-    }
-    return ((int) FLAGS.getAndBitwiseOrAcquire(this, m) & m) == 0;
-  }
-
-  private boolean testLockedForWait(String what) {
-    sched.point(OpKind.READ, this, what);
-    return ((int) FLAGS.getVolatile(this) & PageFlag.LOCKED.mask()) != 0;
-  }
-
-  private HashedWaitTable waitTable() {
-    return mem().folioWaitTable();
-  }
-
-  // ------------------------------------------------------------ allocator internals
-
-  /** {@code folio_mark_uptodate}: sets {@code PG_uptodate} with release ordering (the contents before the flag). */
-  void markUptodateRelease() {
-    sched.point(OpKind.RMW, this, "folio_mark_uptodate");
-    FLAGS.getAndBitwiseOrRelease(this, PageFlag.UPTODATE.mask());
-  }
-
-  /**
-   * {@code __SetPageBuddy} + {@code set_buddy_order}, or {@code __ClearPageBuddy}: called by
-   * the allocator under {@code zone->lock} on the first page of a block entering or leaving a
-   * free list. One point.
-   */
-  void setBuddy(boolean free, int order) {
-    sched.point(OpKind.RMW, this, free ? "__SetPageBuddy" : "__ClearPageBuddy");
-    int clear = PageFlag.BUDDY.mask() | ORDER_MASK;
-    int set = free ? PageFlag.BUDDY.mask() | (order << ORDER_SHIFT) : 0;
-    int f = (int) FLAGS.getVolatile(this);
-    while (true) {
-      int witness = (int) FLAGS.compareAndExchange(this, f, (f & ~clear) | set);
-      if (witness == f) {
-        return;
-      }
-      f = witness;
-    }
-  }
-
-  /**
-   * {@code prep_new_page} for the head (or only) page of a block just taken from the free
-   * lists: checks the state a free page must be in ({@code check_new_page}), resets
-   * {@code private}, {@code index} and {@code mapping}, makes it a compound head of
-   * {@code order} if asked, and sets the count to 1 ({@code set_page_refcounted}, a point:
-   * a speculative {@code folio_try_get} through a stale pointer may race with it).
-   */
-  void prepNew(int order, boolean compound) {
-    checkFree("check_new_page", false);
-    PRIV.setRelease(this, null);
-    INDEX.setRelease(this, 0L);
-    MAPPING.setRelease(this, null);
-    if (compound && order > 0) {
-      sched.point(OpKind.RMW, this, "prep_compound_head");
-      int f = (int) FLAGS.getVolatile(this);
-      while (true) {
-        int next = (f & ~ORDER_MASK) | PageFlag.HEAD.mask() | (order << ORDER_SHIFT);
-        int witness = (int) FLAGS.compareAndExchange(this, f, next);
-        if (witness == f) {
-          break;
-        }
-        f = witness;
-      }
-    }
-    refSet(1, "set_page_refcounted");
-  }
-
-  /** {@code prep_compound_tail}: this page becomes a tail of {@code head}. No scheduling point (see {@link #folio()}). */
-  void prepTail(Page head) {
-    checkFree("check_new_page", false);
-    PRIV.setRelease(this, null);
-    MAPPING.setRelease(this, null);
-    INDEX.setRelease(this, 0L);
-    LINK.setRelease(this, head);
-  }
-
-  /**
-   * {@code free_pages_prepare} for the head (or only) page: the state checks of
-   * {@code free_page_is_bad} (a verdict if the page is still mapped, locked, on the LRU, a
-   * table ...), then the flags that do not survive a free are cleared (one point) and an
-   * anonymous mapping dropped.
-   */
-  void prepareFree(String what) {
-    checkFree(what, true);
-    sched.point(OpKind.RMW, this, "free_pages_prepare");
-    int f = (int) FLAGS.getVolatile(this);
-    while (true) {
-      int witness = (int) FLAGS.compareAndExchange(this, f, f & ~(PageFlag.CLEAR_AT_FREE | ORDER_MASK));
-      if (witness == f) {
-        break;
-      }
-      f = witness;
-    }
-    if ((f & PageFlag.ANON.mask()) != 0) {
-      MAPPING.setRelease(this, null);
-    }
-  }
-
-  /** {@code free_tail_page_prepare}: checks a tail of {@code head} and makes it a plain page again. */
-  void prepareFreeTail(Page head, String what) {
-    Object l = LINK.getAcquire(this);
-    if (l != head) {
-      throw badPage(what, "tail page of pfn 0x" + Long.toHexString(head.pfn()) + " has a wrong compound_head");
-    }
-    checkFree(what, false);
-    LINK.setRelease(this, null);
-  }
-
-  /** {@code free_pages_prepare} for a non-head page of a non-compound block: checks only. */
-  void checkFreePart(String what) {
-    checkFree(what, false);
-  }
-
-  /** {@code check_new_pages} for a non-head page of a non-compound block: checks only. */
-  void checkNewPart(String what) {
-    checkFree(what, false);
-  }
-
-  /**
-   * {@code free_frozen_pages}' precondition: the count is zero. A frozen count is the caller's
-   * (it froze it to free the folio): its pseudo-lock is released and the count becomes 0. A
-   * nonzero count is misuse. One point.
-   */
-  void refDropFrozen() {
-    sched.point(OpKind.WRITE, this, "free_frozen_pages");
-    int c = (int) REF.getVolatile(this);
-    if (c == FROZEN) {
-      releaseFrozen();
-      if (!REF.compareAndSet(this, FROZEN, 0)) {
-        throw misuse("free_frozen_pages raced with an unfreeze");
-      }
-    } else if (c != 0) {
-      throw misuse("free_frozen_pages of a page with a nonzero refcount (" + c + ")");
-    }
-  }
-
-  /**
-   * The checks of a page entering or leaving the allocator: count zero, not mapped, no
-   * mapping (except an anonymous one at free), no flag of {@link PageFlag#CHECK_AT_FREE}.
-   * Reads without scheduling points ({@code free_page_is_bad}, {@code check_new_page}).
-   */
-  private void checkFree(String what, boolean atFree) {
-    int c = (int) REF.getAcquire(this);
-    int flagsNow = (int) FLAGS.getAcquire(this);
-    if (c != 0) {
-      throw sched.bug(Verdict.of(VerdictKind.REFCOUNT_MISUSE,
-          sched.cpu().label() + ": " + what + ": " + name() + " has a nonzero refcount ("
-              + (c == FROZEN ? "frozen" : c) + ")",
-          List.of("Bad page state: a page is freed or reused while a reference to it is held", "state: " + state()),
-          List.of(id())));
-    }
-    int m = (int) MAP.getAcquire(this);
-    if (m != -1) {
-      throw badPage(what, "nonzero mapcount (" + (m + 1) + "): freed while mapped");
-    }
-    Object mp = MAPPING.getAcquire(this);
-    if (mp != null && !(atFree && (flagsNow & PageFlag.ANON.mask()) != 0)) {
-      throw badPage(what, "non-NULL mapping (still in a page cache?)");
-    }
-    int bad = flagsNow & PageFlag.CHECK_AT_FREE;
-    if (atFree) {
-      bad &= ~PageFlag.BUDDY.mask();
-    }
-    if (bad != 0) {
-      throw badPage(what, "flags set that must be clear: " + describeFlags(bad));
-    }
-  }
-
   // ------------------------------------------------------------ verdicts, reports
-
-  private BugException misuse(String what) {
-    return sched.bug(Verdict.of(VerdictKind.REFCOUNT_MISUSE,
-        sched.cpu().label() + ": " + what + " (" + describe() + ")", List.of("state: " + state()), List.of(id())));
-  }
 
   BugException invariant(String what) {
     return sched.bug(Verdict.of(VerdictKind.INVARIANT,
         sched.cpu().label() + ": " + what + " (" + describe() + ")", List.of("state: " + state()), List.of(id())));
   }
 
-  private BugException badPage(String what, String reason) {
-    return sched.bug(Verdict.of(VerdictKind.INVARIANT,
-        sched.cpu().label() + ": Bad page state in " + what + ": " + name() + ": " + reason,
-        List.of("state: " + state()), List.of(id())));
-  }
 
   /** {@code "locked|uptodate"} for a flags value. */
   public static String describeFlags(int f) {
@@ -885,7 +452,7 @@ public final class Page extends SyncObject implements Folio {
   /** The CPU that froze the count, if it is frozen: who a CPU retrying on this page waits for. */
   @Override
   public List<Cpu> holders() {
-    PageLocks l = locksIfAny();
+    PageLocks l = PageLockBit.locksIfAny(this);
     if (l == null || !peekFrozen()) {
       return List.of();
     }

@@ -308,7 +308,7 @@ public final class PhysMem {
    */
   public void drainAllPages() {
     for (Node n : nodes) {
-      n.normalZone().drainAll();
+      ZonePcp.drainAll(n.normalZone());
     }
   }
 
@@ -319,14 +319,14 @@ public final class PhysMem {
    */
   public void zonePcpDisable() {
     for (Node n : nodes) {
-      n.normalZone().pcpDisable();
+      ZonePcp.pcpDisable(n.normalZone());
     }
   }
 
   /** {@code zone_pcp_enable} on every zone. */
   public void zonePcpEnable() {
     for (Node n : nodes) {
-      n.normalZone().pcpEnable();
+      ZonePcp.pcpEnable(n.normalZone());
     }
   }
 
@@ -356,17 +356,17 @@ public final class PhysMem {
     long n = 1L << order;
     if (compound) {
       for (long i = 1; i < n; i++) {
-        s.materialize(pfn + i, 0).prepTail(head);
+        PagePrep.prepTail(s.materialize(pfn + i, 0), head);
       }
     } else if (order > 0 && !s.noneMaterialized(pfn + 1, n - 1)) {
       for (long i = 1; i < n; i++) {
         Page t = s.peek(pfn + i);
         if (t != null) {
-          t.checkNewPart("check_new_pages");
+          PagePrep.checkNewPart(t, "check_new_pages");
         }
       }
     }
-    head.prepNew(order, compound);
+    PagePrep.prepNew(head, order, compound);
     if ((gfp & Gfp.ZERO) != 0) {
       for (long i = 0; i < n; i++) {
         frames.zeroPage(pfn + i);
@@ -394,7 +394,7 @@ public final class PhysMem {
     }
     checkNotFreed(page, "__free_pages");
     boolean compound = page.peekFlag(PageFlag.HEAD);
-    if (page.refSub(1, "__free_pages")) {
+    if (PageRef.sub(page, 1, "__free_pages")) {
       freeBlock(page.pfn(), order, "__free_pages", false);
     } else if (!compound && order > 0) {
       for (int o = order - 1; o >= 0; o--) {
@@ -410,7 +410,7 @@ public final class PhysMem {
    */
   public void freeFrozenPages(Page page, int order) {
     checkOrder(order);
-    page.refDropFrozen();
+    PageRef.dropFrozen(page);
     freeBlock(page.pfn(), order, "free_frozen_pages", true);
   }
 
@@ -468,14 +468,14 @@ public final class PhysMem {
           throw doubleFree(pfn, order, what, "page 0x" + Long.toHexString(pfn + i) + " starts a free block");
         }
         if (compound) {
-          t.prepareFreeTail(head, what);
+          PagePrep.prepareFreeTail(t, head, what);
         } else {
-          t.checkFreePart(what);
+          PagePrep.checkFreePart(t, what);
         }
       }
     }
     if (head != null) {
-      head.prepareFree(what);
+      PagePrep.prepareFree(head, what);
     }
     Zone z = s.zoneOf(pfn);
     if (unproven) {
@@ -589,7 +589,7 @@ public final class PhysMem {
     long managed = 0;
     for (Node node : nodes) {
       Zone z = node.normalZone();
-      z.walk();
+      ZoneCheck.walk(z);
       managed += z.managedPages();
     }
     if (managed != totalPages) {
@@ -597,7 +597,7 @@ public final class PhysMem {
           "managed pages (" + managed + ") != total pages (" + totalPages + ")", List.of(), List.of()));
     }
     for (Section s : sections) {
-      s.forEachMaterialized(p -> s.zoneOf(p.pfn()).walkAllocatedDescriptor(p));
+      s.forEachMaterialized(p -> ZoneCheck.walkAllocatedDescriptor(s.zoneOf(p.pfn()), p));
     }
   }
 

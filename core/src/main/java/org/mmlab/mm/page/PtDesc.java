@@ -1,11 +1,16 @@
 package org.mmlab.mm.page;
 
+import static org.mmlab.mm.page.Page.FLAGS;
+import static org.mmlab.mm.page.Page.PRIV;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import org.jspecify.annotations.Nullable;
 import org.mmlab.debug.KObject;
 import org.mmlab.debug.LockClass;
+import org.mmlab.explore.OpKind;
+import org.mmlab.explore.Sched;
 import org.mmlab.sync.Spinlock;
 
 /**
@@ -52,6 +57,30 @@ public final class PtDesc extends KObject {
     this.page = page;
     this.ptl = Spinlock.namedAfter(page.sched(), "ptl@", ptlClass, this);
     this.entries = new TableEntries(this, kind);
+  }
+
+  /** The body of {@link Page#pagetableCtor}: sets {@code PG_table} (one point) and publishes a new use. */
+  static PtDesc pagetableCtor(Page page, String kind, LockClass ptlClass) {
+    Sched sched = page.sched();
+    sched.point(OpKind.RMW, page, "pagetable_ctor");
+    if (((int) FLAGS.getAndBitwiseOr(page, PageFlag.TABLE.mask()) & PageFlag.TABLE.mask()) != 0) {
+      throw page.invariant("pagetable_ctor on a page that already is a page table");
+    }
+    PtDesc d = new PtDesc(page, kind, ptlClass);
+    PRIV.setRelease(page, d);
+    return d;
+  }
+
+  /** The body of {@link Page#pagetableDtor}: clears {@code PG_table} (one point) and frees the use. */
+  static void pagetableDtor(Page page) {
+    Sched sched = page.sched();
+    sched.point(OpKind.RMW, page, "pagetable_dtor");
+    Object p = PRIV.getAcquire(page);
+    if (((int) FLAGS.getAndBitwiseAnd(page, ~PageFlag.TABLE.mask()) & PageFlag.TABLE.mask()) == 0
+        || !(p instanceof PtDesc d)) {
+      throw page.invariant("pagetable_dtor on a page that is not a page table");
+    }
+    d.free();
   }
 
   /** The page's name ({@code "pfn 0x1a3"}), made when a report asks: tables are made on the fault path. */

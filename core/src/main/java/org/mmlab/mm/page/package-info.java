@@ -15,19 +15,25 @@
  *       <td>{@link org.mmlab.mm.page.Page}, {@link org.mmlab.mm.page.PhysMem#pfnToPage},
  *       {@link org.mmlab.mm.page.Page#pfn}</td></tr>
  *   <tr><td>{@code PG_*} flags and page types</td><td>{@link org.mmlab.mm.page.PageFlag}</td></tr>
+ *   <tr><td>{@code page_ref_*} ({@code include/linux/page_ref.h})</td><td>{@code PageRef}</td></tr>
+ *   <tr><td>{@code folio_lock}, {@code folio_unlock}, {@code folio_wait_bit_common}, {@code folio_wake_bit}</td>
+ *       <td>{@code PageLockBit}, {@code PageLocks}</td></tr>
+ *   <tr><td>{@code prep_new_page}, {@code free_pages_prepare}, {@code check_new_page},
+ *       {@code free_page_is_bad}</td><td>{@code PagePrep}</td></tr>
  *   <tr><td>{@code struct folio}, {@code page_folio}, {@code folio_*}</td>
  *       <td>{@link org.mmlab.mm.page.Folio}, {@link org.mmlab.mm.page.Page#folio}</td></tr>
  *   <tr><td>{@code struct ptdesc}, {@code pagetable_ctor}/{@code _dtor}, {@code ptlock_ptr}</td>
  *       <td>{@link org.mmlab.mm.page.PtDesc}, {@link org.mmlab.mm.page.Page#pagetableCtor},
  *       {@link org.mmlab.mm.page.Page#ptlock}</td></tr>
  *   <tr><td>{@code pg_data_t}, {@code struct zone}, {@code struct free_area}</td>
- *       <td>{@link org.mmlab.mm.page.Node}, {@link org.mmlab.mm.page.Zone}, {@code FreeArea}</td></tr>
+ *       <td>{@link org.mmlab.mm.page.Node}, {@link org.mmlab.mm.page.Zone}, {@code FreeArea}
+ *       ({@code ZoneCheck}: the zone's part of the consistency walk)</td></tr>
  *   <tr><td>{@code alloc_pages}, {@code __free_pages}, {@code folio_alloc}, {@code folio_put}</td>
  *       <td>{@link org.mmlab.mm.page.PhysMem#allocPages}, {@link org.mmlab.mm.page.PhysMem#freePages},
  *       {@link org.mmlab.mm.page.PhysMem#folioAlloc}, {@link org.mmlab.mm.page.Folio#folioPut}</td></tr>
  *   <tr><td>{@code struct per_cpu_pages}, {@code rmqueue_pcplist}, {@code free_unref_page},
  *       {@code drain_all_pages}, {@code zone_pcp_disable}</td>
- *       <td>{@code PerCpuPages}, {@code PcpList}, {@link org.mmlab.mm.page.Zone},
+ *       <td>{@code PerCpuPages}, {@code PcpList}, {@link org.mmlab.mm.page.Zone}, {@code ZonePcp},
  *       {@link org.mmlab.mm.page.PhysMem#drainAllPages}, {@link org.mmlab.mm.page.PhysMem#zonePcpDisable}</td></tr>
  *   <tr><td>{@code gfp_t}</td><td>{@link org.mmlab.mm.page.Gfp}</td></tr>
  *   <tr><td>{@code should_fail_alloc_page} (fail_page_alloc)</td><td>{@link org.mmlab.mm.page.FailHook}</td></tr>

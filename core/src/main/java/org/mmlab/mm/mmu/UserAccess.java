@@ -1,0 +1,331 @@
+package org.mmlab.mm.mmu;
+
+import static org.mmlab.mm.mmu.Mmu.PAGE_MASK;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+import org.mmlab.explore.OpKind;
+import org.mmlab.explore.Verdict;
+import org.mmlab.explore.VerdictKind;
+import org.mmlab.mm.page.Frames;
+import org.mmlab.mm.page.Page;
+import org.mmlab.mm.page.PageFlag;
+import org.mmlab.mm.pgtable.Entry;
+
+/**
+ * The access paths of an {@link Mmu}: how a user load or store of 1, 2, 4 or 8 bytes, or of a
+ * byte range, is translated, made a scheduling point on the page, checked against a stale
+ * translation and carried out on the frame. Static helpers taking the MMU, so that the TLB-hit
+ * path reads the same fields as before they moved here (see {@link Mmu}'s notes on that path);
+ * the public entry points ({@link Mmu#load}, {@link Mmu#store}, {@link Mmu#loadBytes}, ...)
+ * and the protocol notes stay in {@link Mmu}.
+ *
+ * <p>Order: accesses within a page (load, store), accesses that cross into the next page,
+ * kernel accesses to user memory, byte ranges and the instruction boundary; then translation
+ * (TLB lookup, the walk on a miss, the descriptor of the frame); then the stale-translation
+ * check and its verdict; the width and bounds checks last.
+ */
+final class UserAccess {
+  private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  private static final long NEED_READ = Entry.USER;
+  private static final long NEED_WRITE = Entry.USER | Entry.WRITE;
+  /** Page types a user mapping never points to: a page with one of them was freed and reused. */
+  private static final int NOT_USER = PageFlag.BUDDY.mask() | PageFlag.TABLE.mask() | PageFlag.SLAB.mask();
+
+  private UserAccess() {}
+
+  static long loadNow(Mmu mmu, Tlb t, MmuContext mm, long addr, int width) {
+    long off = addr & PAGE_MASK;
+    if (off + width > Frames.PAGE_SIZE || !validWidth(width)) {
+      return loadSplit(mmu, t, mm, addr, width);
+    }
+    TlbEntry e = translate(mmu, t, mm, addr, false);
+    if (e == null) {
+      return 0;
+    }
+    Page page = e.page;
+    if (mmu.exploring) {
+      mmu.sched.point(OpKind.READ, page, "user load");
+    }
+    checkInUse(mmu, t, e, page, mm, addr, false);
+    t.ok();
+    MemorySegment chunk = e.chunk;
+    if (chunk == null) {
+      return loadUntouched(mmu, e, e.frame() | off, width);
+    }
+    long at = e.chunkOffset | off;
+    return switch (width) {
+      case 8 -> chunk.get(LE64, at);
+      case 4 -> chunk.get(LE32, at) & 0xFFFF_FFFFL;
+      case 2 -> chunk.get(LE16, at) & 0xFFFFL;
+      default -> chunk.get(ValueLayout.JAVA_BYTE, at) & 0xFFL;
+    };
+  }
+
+  /** A load from a frame whose chunk was never written when the entry was filled: maybe it is now. */
+  private static long loadUntouched(Mmu mmu, TlbEntry e, long pa, int width) {
+    e.chunk = mmu.frames.chunkSegment(pa, false);
+    return mmu.frames.load(pa, width);
+  }
+
+  static @Nullable Fault storeNow(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
+    long off = addr & PAGE_MASK;
+    if (off + width > Frames.PAGE_SIZE || !validWidth(width)) {
+      return storeSplit(mmu, t, mm, addr, width, value);
+    }
+    TlbEntry e = translate(mmu, t, mm, addr, true);
+    if (e == null) {
+      return t.fault();
+    }
+    // The entry's fields are read before the in-use check's acquire loads (only this CPU
+    // changes them, so they are the same after the point).
+    Page page = e.page;
+    MemorySegment chunk = e.chunk;
+    long at = e.chunkOffset | off;
+    boolean touched = (e.data & TlbEntry.TOUCHED) != 0;
+    if (mmu.exploring) {
+      mmu.sched.point(OpKind.WRITE, page, "user store");
+    }
+    checkInUse(mmu, t, e, page, mm, addr, true);
+    if (!touched) {
+      chunk = mmu.frames.chunkSegment(e.frame(), true);
+      e.touched(chunk);
+    }
+    switch (width) {
+      case 8 -> chunk.set(LE64, at, value);
+      case 4 -> chunk.set(LE32, at, (int) value);
+      case 2 -> chunk.set(LE16, at, (short) value);
+      default -> chunk.set(ValueLayout.JAVA_BYTE, at, (byte) value);
+    }
+    t.ok();
+    return null;
+  }
+
+  /** A load that crosses into the next page: both pages translated first, then one point each. */
+  private static long loadSplit(Mmu mmu, Tlb t, MmuContext mm, long addr, int width) {
+    checkWidth(width);
+    long second = (addr | PAGE_MASK) + 1;
+    int n = (int) (second - addr);
+    TlbEntry a = translate(mmu, t, mm, addr, false);
+    TlbEntry b = a == null ? null : translate(mmu, t, mm, second, false);
+    if (b == null) {
+      return 0;
+    }
+    long v = 0;
+    mmu.sched.point(OpKind.READ, a.page, "user load");
+    checkInUse(mmu, t, a, a.page, mm, addr, false);
+    for (int k = 0; k < n; k++) {
+      v |= (long) mmu.frames.load8(a.frame() | ((addr + k) & PAGE_MASK)) << (8 * k);
+    }
+    mmu.sched.point(OpKind.READ, b.page, "user load");
+    checkInUse(mmu, t, b, b.page, mm, second, false);
+    for (int k = n; k < width; k++) {
+      v |= (long) mmu.frames.load8(b.frame() | (k - n)) << (8 * k);
+    }
+    t.ok();
+    return v;
+  }
+
+  private static @Nullable Fault storeSplit(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
+    checkWidth(width);
+    long second = (addr | PAGE_MASK) + 1;
+    int n = (int) (second - addr);
+    TlbEntry a = translate(mmu, t, mm, addr, true);
+    TlbEntry b = a == null ? null : translate(mmu, t, mm, second, true);
+    if (b == null) {
+      return t.fault();
+    }
+    mmu.sched.point(OpKind.WRITE, a.page, "user store");
+    checkInUse(mmu, t, a, a.page, mm, addr, true);
+    for (int k = 0; k < n; k++) {
+      mmu.frames.store8(a.frame() | ((addr + k) & PAGE_MASK), (int) (value >>> (8 * k)));
+    }
+    mmu.sched.point(OpKind.WRITE, b.page, "user store");
+    checkInUse(mmu, t, b, b.page, mm, second, true);
+    for (int k = n; k < width; k++) {
+      mmu.frames.store8(b.frame() | (k - n), (int) (value >>> (8 * k)));
+    }
+    t.ok();
+    return null;
+  }
+
+  static long loadFromKernel(Mmu mmu, Tlb t, MmuContext mm, long addr, int width) {
+    t.beginKernelAccess(mm);
+    try {
+      return loadNow(mmu, t, mm, addr, width);
+    } finally {
+      t.endKernelAccess();
+    }
+  }
+
+  static @Nullable Fault storeFromKernel(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
+    t.beginKernelAccess(mm);
+    try {
+      return storeNow(mmu, t, mm, addr, width, value);
+    } finally {
+      t.endKernelAccess();
+    }
+  }
+
+  /** Moves {@code n} bytes between physical {@code pa} and the caller's buffer at {@code done}. */
+  @FunctionalInterface
+  interface Chunk {
+    void move(long pa, long done, int n);
+  }
+
+  /** A range access, page by page upward; each page is an access of its own (boundary, point). */
+  static @Nullable Fault range(Mmu mmu, Tlb t, MmuContext mm, long addr, long len, boolean write, Chunk chunk) {
+    long done = 0;
+    while (done < len) {
+      long a = addr + done;
+      int n = (int) Math.min(len - done, Frames.PAGE_SIZE - (a & PAGE_MASK));
+      boolean kernel = boundary(t, mm);
+      try {
+        TlbEntry e = translate(mmu, t, mm, a, write);
+        if (e == null) {
+          return t.fault();
+        }
+        Page page = e.page;
+        mmu.sched.point(write ? OpKind.WRITE : OpKind.READ, page, write ? "user store" : "user load");
+        checkInUse(mmu, t, e, page, mm, a, write);
+        chunk.move(e.frame() | (a & PAGE_MASK), done, n);
+      } finally {
+        if (kernel) {
+          t.endKernelAccess();
+        }
+      }
+      done += n;
+    }
+    t.ok();
+    return null;
+  }
+
+  /**
+   * The instruction boundary: in user mode, service a pending flush request; from the kernel,
+   * start a kernel access to user memory (true: the caller ends it).
+   */
+  static boolean boundary(Tlb t, MmuContext mm) {
+    if (t.userMm == mm) {
+      t.pollFlushRequest();
+      return false;
+    }
+    t.beginKernelAccess(mm);
+    return true;
+  }
+
+  // --- translation ---
+
+  /**
+   * The TLB entry translating {@code addr} for this access, filled by a walk on a miss; or null
+   * with the fault recorded in {@code t}. A hit whose cached rights do not allow the access walks
+   * again.
+   */
+  static @Nullable TlbEntry translate(Mmu mmu, Tlb t, MmuContext mm, long addr, boolean write) {
+    long tag = Tlb.tag(mm, addr);
+    TlbEntry e = t.entries[Tlb.index(addr)];
+    long need = write ? NEED_WRITE : NEED_READ;
+    if (e.tag == tag && (e.data & need) == need && (addr >>> Walk.USER_BITS) == 0) {
+      return e;
+    }
+    return miss(mmu, t, mm, addr, write, tag, e, need);
+  }
+
+  private static @Nullable TlbEntry miss(Mmu mmu, Tlb t, MmuContext mm, long addr, boolean write, long tag, TlbEntry e, long need) {
+    e.invalidate();
+    if (Long.compareUnsigned(addr, Walk.USER_TOP) >= 0) {
+      t.setFault(new Fault(addr, write, Fault.Kind.NOT_PRESENT));
+      return null;
+    }
+    t.countWalk();
+    long r = Walk.walk(mmu.sched, mm.pageTables(), addr);
+    if (r == 0) {
+      t.setFault(new Fault(addr, write, Fault.Kind.NOT_PRESENT));
+      return null;
+    }
+    if ((r & need) != need) {
+      t.setFault(new Fault(addr, write, Fault.Kind.PROTECTION));
+      return null;
+    }
+    long pa = Walk.frame(r);
+    Page page = pageOf(mmu, pa >>> Frames.PAGE_SHIFT, mm, addr);
+    boolean touched = write || mmu.frames.isTouched(pa >>> Frames.PAGE_SHIFT);
+    e.fill(tag, r, page, mmu.frames.chunkSegment(pa, write), touched, mmu.sched.step());
+    return e;
+  }
+
+  /** The descriptor of a frame a leaf entry maps; a frame outside RAM or never allocated is a corrupt table. */
+  private static Page pageOf(Mmu mmu, long pfn, MmuContext mm, long addr) {
+    Page p = mmu.mem.pfnValid(pfn) ? mmu.mem.peekPage(pfn) : null;
+    if (p == null) {
+      throw mmu.sched.bug(Verdict.of(VerdictKind.INVARIANT,
+          mmu.sched.cpu().label() + ": the page tables of " + mm.name() + " map 0x" + Long.toHexString(addr) + " to pfn 0x"
+              + Long.toHexString(pfn) + ", which " + (mmu.mem.pfnValid(pfn) ? "was never allocated" : "is not RAM"),
+          List.of("a leaf entry must point at an allocated page"), List.of()));
+    }
+    return p;
+  }
+
+  // --- the stale-translation check ---
+
+  /**
+   * The page an access reaches must be in use: a count above zero (or frozen: it is being
+   * migrated or collapsed) and not a free block, page table or slab page; a special mapping
+   * (the zero page) is exempt. A peek: the access's own point came just before.
+   */
+  private static void checkInUse(Mmu mmu, Tlb t, TlbEntry e, Page page, MmuContext mm, long addr, boolean write) {
+    Page head = (Page) page.folio();
+    if (head.peekRefCount() != 0 && (head.peekFlags() & NOT_USER) == 0) {
+      return;
+    }
+    staleAccess(mmu, t, e, page, head, mm, addr, write);
+  }
+
+  private static void staleAccess(Mmu mmu, Tlb t, TlbEntry e, Page page, Page head, MmuContext mm, long addr, boolean write) {
+    int flags = head.peekFlags();
+    if (Walk.special(e.data) || (head.peekFrozen() && (flags & NOT_USER) == 0)) {
+      return; // a special mapping has no refcounted page; a frozen count is a page in use
+    }
+    String pfn = "0x" + Long.toHexString(page.pfn());
+    long now = Walk.peekWalk(mmu.sched, mm.pageTables(), addr);
+    boolean stillMapped = now != 0 && Walk.frame(now) == e.frame();
+    String reuse = (flags & PageFlag.TABLE.mask()) != 0 ? " (reused as a page table)"
+        : (flags & PageFlag.SLAB.mask()) != 0 ? " (reused as a slab page)" : "";
+    String headline = stillMapped
+        ? "user access through a page-table entry that still maps freed pfn " + pfn + reuse
+        : "user access through a stale translation to freed pfn " + pfn + reuse;
+    List<String> details = new ArrayList<>();
+    details.add(t.cpu.label() + ": user " + (write ? "store" : "load") + " at 0x" + Long.toHexString(addr) + " in "
+        + mm.name());
+    details.add("translation used: " + e.describe(addr & -Frames.PAGE_SIZE));
+    Translation current = Walk.decode(now);
+    details.add("the page tables now map 0x" + Long.toHexString(addr) + " to "
+        + (current == null ? "nothing" : "pfn 0x" + Long.toHexString(current.pfn())));
+    details.add("page: " + head.describe() + " [" + head.state() + "]");
+    details.add(stillMapped
+        ? "the page was freed while a page-table entry still maps it"
+        : "the page was freed before the TLB flush that removes this translation returned (free after the flush, as tlb_finish_mmu does)");
+    throw mmu.sched.bug(Verdict.of(VerdictKind.USE_AFTER_FREE, headline, details, List.of(page.id())));
+  }
+
+  private static boolean validWidth(int width) {
+    return width == 8 || width == 4 || width == 2 || width == 1;
+  }
+
+  private static void checkWidth(int width) {
+    if (!validWidth(width)) {
+      throw new IllegalArgumentException("access width must be 1, 2, 4 or 8: " + width);
+    }
+  }
+
+  static void checkBounds(int length, int off, int len) {
+    if (off < 0 || len < 0 || off > length - len) {
+      throw new IndexOutOfBoundsException("[" + off + ", " + off + " + " + len + ") of " + length);
+    }
+  }
+}
