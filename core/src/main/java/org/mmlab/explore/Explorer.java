@@ -58,7 +58,8 @@ public final class Explorer {
    * @param seek the verdict kind to look for: a definite verdict of another kind is noted as
    *     {@link ExploreResult#alsoFound()} and the exploration goes on, until one of this kind, the
    *     budget or the time limit (then the first other finding is the result); null stops at the
-   *     first definite verdict of any kind
+   *     first definite verdict of any kind. A confirmed potential livelock ends the search either
+   *     way (its confirmation alone costs four step bounds)
    */
   public record Config(String strategy, long executions, long masterSeed, Duration timeLimit, long maxSteps,
       String backend, boolean shrink, @Nullable VerdictKind seek) {
