@@ -22,7 +22,8 @@ class AllocExploreTest {
   private static final LockClass PTL = LockClass.of("test:alloc-explore ptl");
 
   private static ExploreResult explore(Explorer.Program p, long executions) {
-    return new Explorer(p, Explorer.Config.defaults().withExecutions(executions).withMaxSteps(5_000)).explore(null);
+    return new Explorer(p, Explorer.Config.defaults().withExecutions(executions).withMaxSteps(5_000)
+        .withTimeLimit(java.time.Duration.ofMinutes(10))).explore(null);
   }
 
   /** The end check every clean program shares: everything went back, fully merged once the per-CPU lists are drained. */

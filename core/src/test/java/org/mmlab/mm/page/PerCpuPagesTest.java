@@ -174,7 +174,8 @@ class PerCpuPagesTest {
         Checks.equal("max-order blocks", mem.totalPages() >> PhysMem.MAX_PAGE_ORDER, mem.peekFreeBlocks(PhysMem.MAX_PAGE_ORDER));
         mem.release();
       };
-    }, Explorer.Config.defaults().withExecutions(2_000).withMaxSteps(5_000)).explore(null);
+    }, Explorer.Config.defaults().withExecutions(2_000).withMaxSteps(5_000)
+        .withTimeLimit(java.time.Duration.ofMinutes(10))).explore(null);
     assertThat(r.verdictId()).as(String.valueOf(r.verdict())).isEqualTo("none");
     assertThat(r.executions()).isEqualTo(2_000);
   }

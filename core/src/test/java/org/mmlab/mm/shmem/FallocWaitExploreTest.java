@@ -90,7 +90,8 @@ class FallocWaitExploreTest {
   void aFaultInThePunchedRangeWaitsForThePunchAndNothingElseDoes(FaultLocking locking) {
     long[] waits = new long[1];
     ExploreResult r = new Explorer(ex -> scenario(ex, locking, new ArrayList<>(), waits),
-        Explorer.Config.defaults().withExecutions(EXECUTIONS)).explore(null);
+        Explorer.Config.defaults().withExecutions(EXECUTIONS)
+            .withTimeLimit(Duration.ofMinutes(10))).explore(null);
     assertThat(r.verdictId()).as(String.valueOf(r.verdict())).isEqualTo("none");
     assertThat(r.executions()).isEqualTo(EXECUTIONS);
     System.out.printf("%s: %d of %d executions had a fault wait for the punch%n", locking, waits[0], EXECUTIONS);
@@ -101,7 +102,8 @@ class FallocWaitExploreTest {
   void aPopulateThatMeetsThePunchWaitsHoldingMmapLockAndFaultsAgain() {
     long[] waits = new long[1];
     ExploreResult r = new Explorer(ex -> scenario(ex, FaultLocking.PER_VMA, new ArrayList<>(), waits, true),
-        Explorer.Config.defaults().withExecutions(EXECUTIONS)).explore(null);
+        Explorer.Config.defaults().withExecutions(EXECUTIONS)
+            .withTimeLimit(Duration.ofMinutes(10))).explore(null);
     assertThat(r.verdictId()).as(String.valueOf(r.verdict())).isEqualTo("none");
     System.out.printf("populate: %d of %d executions had a fault wait for the punch%n", waits[0], EXECUTIONS);
     assertThat(waits[0]).isPositive();

@@ -211,7 +211,8 @@ class VmaTreeRcuTest {
   }
 
   private static ExploreResult explore(Explorer.Program p, long executions) {
-    return new Explorer(p, Explorer.Config.defaults().withExecutions(executions)).explore(null);
+    return new Explorer(p, Explorer.Config.defaults().withExecutions(executions)
+        .withTimeLimit(java.time.Duration.ofMinutes(10))).explore(null);
   }
 
   // ------------------------------------------------------------------ tests
