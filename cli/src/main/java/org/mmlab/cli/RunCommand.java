@@ -280,32 +280,7 @@ final class RunCommand implements Callable<Integer> {
 
   /** The page_fault1 loop of one thread, until {@code deadline} (System.nanoTime). */
   private static void loop(Process p, Worker w, long deadline) {
-    final long page = Uapi.PAGE_SIZE;
-    while (true) {
-      long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, Uapi.MAP_PRIVATE | Uapi.MAP_ANONYMOUS, -1, 0);
-      if (Process.errno(addr) != null) {
-        throw new IllegalStateException("mmap failed: " + Process.errno(addr));
-      }
-      boolean done = false;
-      for (long off = 0; off < MEMSIZE; off += page) {
-        Signal s = p.store(addr + off, 1, 0);
-        if (s != null) {
-          throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + ": " + s);
-        }
-        w.faults++;
-        if ((w.faults % CLOCK_EVERY) == 0 && System.nanoTime() >= deadline) {
-          done = true;
-          break;
-        }
-      }
-      long r = p.munmap(addr, MEMSIZE);
-      if (r != 0) {
-        throw new IllegalStateException("munmap failed: " + Process.errno(r));
-      }
-      if (done || System.nanoTime() >= deadline) {
-        return;
-      }
-    }
+    rounds(p, w, deadline, Uapi.MAP_PRIVATE | Uapi.MAP_ANONYMOUS, -1);
   }
 
   /**
@@ -324,31 +299,39 @@ final class RunCommand implements Callable<Integer> {
     check("ftruncate", p.ftruncate((int) fd, MEMSIZE));
     check("unlink", p.unlink(path));
     try {
-      final long page = Uapi.PAGE_SIZE;
-      while (true) {
-        long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, Uapi.MAP_SHARED, (int) fd, 0);
-        if (Process.errno(addr) != null) {
-          throw new IllegalStateException("mmap failed: " + Process.errno(addr));
-        }
-        boolean done = false;
-        for (long off = 0; off < MEMSIZE; off += page) {
-          Signal s = p.store(addr + off, 1, 0);
-          if (s != null) {
-            throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + ": " + s);
-          }
-          w.faults++;
-          if ((w.faults % CLOCK_EVERY) == 0 && System.nanoTime() >= deadline) {
-            done = true;
-            break;
-          }
-        }
-        check("munmap", p.munmap(addr, MEMSIZE));
-        if (done || System.nanoTime() >= deadline) {
-          return;
-        }
-      }
+      rounds(p, w, deadline, Uapi.MAP_SHARED, (int) fd);
     } finally {
       check("close", p.close((int) fd));
+    }
+  }
+
+  /**
+   * Rounds of mmap {@link #MEMSIZE} read-write with {@code flags} (of {@code fd}, or anonymous),
+   * one byte stored per page (each store one write fault), munmap, until {@code deadline}; the
+   * round the deadline cuts short is unmapped too.
+   */
+  private static void rounds(Process p, Worker w, long deadline, int flags, int fd) {
+    while (true) {
+      long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, flags, fd, 0);
+      if (Process.errno(addr) != null) {
+        throw new IllegalStateException("mmap failed: " + Process.errno(addr));
+      }
+      boolean done = false;
+      for (long off = 0; off < MEMSIZE; off += Uapi.PAGE_SIZE) {
+        Signal s = p.store(addr + off, 1, 0);
+        if (s != null) {
+          throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + ": " + s);
+        }
+        w.faults++;
+        if ((w.faults % CLOCK_EVERY) == 0 && System.nanoTime() >= deadline) {
+          done = true;
+          break;
+        }
+      }
+      check("munmap", p.munmap(addr, MEMSIZE));
+      if (done || System.nanoTime() >= deadline) {
+        return;
+      }
     }
   }
 

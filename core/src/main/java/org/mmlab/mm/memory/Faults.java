@@ -1,7 +1,6 @@
 package org.mmlab.mm.memory;
 
 import java.util.List;
-import org.jspecify.annotations.Nullable;
 import org.mmlab.explore.Sched;
 import org.mmlab.explore.Verdict;
 import org.mmlab.explore.VerdictKind;
@@ -100,7 +99,7 @@ public final class Faults {
     if (locking == FaultLocking.PER_VMA) {
       Vma vma = mm.lockVmaUnderRcu(addr);
       if (vma != null) {
-        FaultResult r = accessOk(vma, write) ? handleMmFault(VmFault.underVmaLock(vma), addr, write)
+        FaultResult r = accessOk(vma, write) ? handleMmFault(vma, addr, write, VmFault.VMA_LOCK | VmFault.ALLOW_RETRY)
             : FaultResult.SEGV_ACCERR;
         if (r != FaultResult.RETRY) {
           mm.vmaEndRead(vma);
@@ -136,7 +135,7 @@ public final class Faults {
         mm.mmapReadUnlock();
         return FaultResult.SEGV_ACCERR;
       }
-      FaultResult r = handleMmFault(VmFault.underMmapLock(vma), addr, write);
+      FaultResult r = handleMmFault(vma, addr, write, VmFault.ALLOW_RETRY);
       if (r != FaultResult.RETRY) {
         mm.mmapReadUnlock();
         return r;
@@ -169,19 +168,20 @@ public final class Faults {
    * installed (-1 for a fault holding a lock).
    */
   public FaultResult handleMmFault(Vma vma, long addr, boolean write, int gfp, long spec) {
-    return handleMmFault(vma, addr, write, gfp, spec, null);
+    return handleMmFault(vma, addr, write, gfp, spec, 0);
   }
 
   /**
-   * {@code handle_mm_fault} of a user fault described by {@code vmf} (which lock it holds, and
-   * that it may be retried). Returns {@link FaultResult#RETRY} if a file's fault handler dropped
-   * that lock to sleep: the caller must not unlock it again, and starts over.
+   * {@code handle_mm_fault} of a user fault with {@code faultFlags} ({@link VmFault#ALLOW_RETRY},
+   * {@link VmFault#VMA_LOCK}: which lock it holds, and that it may be retried). Returns
+   * {@link FaultResult#RETRY} if a file's fault handler dropped that lock to sleep: the caller
+   * must not unlock it again, and starts over.
    */
-  public FaultResult handleMmFault(VmFault vmf, long addr, boolean write) {
-    return handleMmFault(vmf.vma(), addr, write, Gfp.USER, -1, vmf);
+  public FaultResult handleMmFault(Vma vma, long addr, boolean write, int faultFlags) {
+    return handleMmFault(vma, addr, write, Gfp.USER, -1, faultFlags);
   }
 
-  private FaultResult handleMmFault(Vma vma, long addr, boolean write, int gfp, long spec, @Nullable VmFault vmf) {
+  private FaultResult handleMmFault(Vma vma, long addr, boolean write, int gfp, long spec, int faultFlags) {
     PageTables pt = vma.mm().pageTables();
     Slot pud = pt.pudAlloc(addr, gfp);
     if (pud == null) {
@@ -195,19 +195,19 @@ public final class Faults {
     if (pte == null) {
       return FaultResult.OOM;
     }
-    return handlePteFault(vma, pmd, pte, addr & -4096L, write, gfp, spec, vmf);
+    return handlePteFault(vma, pmd, pte, addr & -4096L, write, gfp, spec, faultFlags);
   }
 
   private FaultResult handlePteFault(Vma vma, Slot pmd, Slot pte, long addr, boolean write, int gfp, long spec,
-      @Nullable VmFault vmf) {
+      int faultFlags) {
     PageTables pt = vma.mm().pageTables();
     long orig = pt.load(pte);
     if (Entry.isNone(orig)) {
       if (vma.isAnonymous()) {
         return doAnonymousPage(vma, pmd, pte, addr, write, gfp, spec);
       }
-      return spec >= 0 ? FaultResult.RETRY
-          : fileFaults.doFault(vmf != null ? vmf : VmFault.noRetry(vma), pmd, pte, addr, write);
+      // struct vm_fault is made here, on the file path only: anonymous faults allocate nothing.
+      return spec >= 0 ? FaultResult.RETRY : fileFaults.doFault(new VmFault(vma, faultFlags), pmd, pte, addr, write);
     }
     if (!Entry.isPresent(orig)) {
       throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "non-present PTE " + Entry.describe(orig) + " at 0x"

@@ -13,30 +13,24 @@ package org.mmlab.mm.vma;
  * {@code release_fault_lock}). Confined to the faulting CPU.
  */
 public final class VmFault {
+  /** {@code FAULT_FLAG_ALLOW_RETRY}: the handler may drop the fault's lock and ask for a retry. */
+  public static final int ALLOW_RETRY = 1;
+  /** {@code FAULT_FLAG_VMA_LOCK}: the fault holds the VMA's read lock, not {@code mmap_lock}. */
+  public static final int VMA_LOCK = 2;
+
   private final Vma vma;
   private final boolean vmaLock;
   private final boolean allowRetry;
   private boolean released;
 
-  private VmFault(Vma vma, boolean vmaLock, boolean allowRetry) {
+  /**
+   * The fault on {@code vma} with {@code flags} ({@link #ALLOW_RETRY}, {@link #VMA_LOCK}; 0 for a
+   * fault under {@code mmap_lock} that cannot be retried: populate, or a holder of it for write).
+   */
+  public VmFault(Vma vma, int flags) {
     this.vma = vma;
-    this.vmaLock = vmaLock;
-    this.allowRetry = allowRetry;
-  }
-
-  /** A user fault under the VMA's read lock ({@code FAULT_FLAG_VMA_LOCK | FAULT_FLAG_ALLOW_RETRY}). */
-  public static VmFault underVmaLock(Vma vma) {
-    return new VmFault(vma, true, true);
-  }
-
-  /** A user fault under {@code mmap_lock} for read ({@code FAULT_FLAG_ALLOW_RETRY}). */
-  public static VmFault underMmapLock(Vma vma) {
-    return new VmFault(vma, false, true);
-  }
-
-  /** A fault that cannot be retried (populate, or a holder of {@code mmap_lock} for write). */
-  public static VmFault noRetry(Vma vma) {
-    return new VmFault(vma, false, false);
+    this.vmaLock = (flags & VMA_LOCK) != 0;
+    this.allowRetry = (flags & ALLOW_RETRY) != 0;
   }
 
   public Vma vma() {
