@@ -87,6 +87,8 @@ final class RunCommand implements Callable<Integer> {
     /** Faults of the warm-up, not counted in {@link #faults}. */
     long warmupFaults;
     long nanos;
+    /** CPU time of the thread over the measured part (-1 if the JVM cannot tell). */
+    long cpuNanos = -1;
     @Nullable Throwable failure;
 
     Worker(int index) {
@@ -170,8 +172,11 @@ final class RunCommand implements Callable<Integer> {
             w.faults = 0;
           }
           long from = Math.max(measured, System.nanoTime());
+          long cpuFrom = threadCpuNanos();
           runLoop(p, w, measured + (long) (seconds * 1e9));
           w.nanos = System.nanoTime() - from;
+          long cpuTo = threadCpuNanos();
+          w.cpuNanos = cpuFrom < 0 || cpuTo < 0 ? -1 : cpuTo - cpuFrom;
         } catch (Throwable e) {
           w.failure = e;
           firstFailure.compareAndSet(null, e);
@@ -234,6 +239,8 @@ final class RunCommand implements Callable<Integer> {
         pw.put("thread", w.index);
         pw.put("faults", w.faults);
         pw.put("faultsPerSecond", Math.round(w.faults / (w.nanos > 0 ? w.nanos / 1e9 : secs)));
+        pw.put("cpuSeconds", w.cpuNanos < 0 ? null : w.cpuNanos / 1e9);
+        pw.put("faultsPerCpuSecond", w.cpuNanos <= 0 ? null : Math.round(w.faults / (w.cpuNanos / 1e9)));
         pw.put("failed", w.failure != null);
         per.add(pw);
       }
@@ -258,8 +265,15 @@ final class RunCommand implements Callable<Integer> {
             Math.round(w.faults / (w.nanos > 0 ? w.nanos / 1e9 : secs)), w.failure != null ? " FAILED" : "");
       }
       out.printf("total: %,d faults, %,d faults/s (vmstat pgfault %,d)%n", total, Math.round(total / secs), pgfault);
+      StringBuilder cpu = new StringBuilder("cpu time:");
+      for (Worker w : workers) {
+        cpu.append(w.index == 0 ? " " : ", ").append("thread ").append(w.index).append(' ')
+            .append(w.cpuNanos < 0 ? "unknown" : String.format("%.2f s (%,d faults per CPU-second)", w.cpuNanos / 1e9,
+                w.cpuNanos == 0 ? 0 : Math.round(w.faults / (w.cpuNanos / 1e9))));
+      }
       out.printf("MemFree: %d kB at boot, %d kB at end: %s%n", freeAtBoot, freeAtEnd,
           framesReturned ? "every frame returned" : "FRAMES NOT RETURNED");
+      out.println(cpu);
       Throwable f = firstFailure.get();
       if (f != null) {
         out.println("failure: " + f);
@@ -311,28 +325,43 @@ final class RunCommand implements Callable<Integer> {
    * round the deadline cuts short is unmapped too.
    */
   private static void rounds(Process p, Worker w, long deadline, int flags, int fd) {
-    while (true) {
-      long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, flags, fd, 0);
-      if (Process.errno(addr) != null) {
-        throw new IllegalStateException("mmap failed: " + Process.errno(addr));
-      }
-      boolean done = false;
-      for (long off = 0; off < MEMSIZE; off += Uapi.PAGE_SIZE) {
-        Signal s = p.store(addr + off, 1, 0);
-        if (s != null) {
-          throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + ": " + s);
+    // Counted in a local and published once per round: the workers' Worker objects sit side by
+    // side in memory, and a store to one per fault made the two cores fight over that cache
+    // line (two workers ran no faster than one).
+    long faults = w.faults;
+    try {
+      while (true) {
+        long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, flags, fd, 0);
+        if (Process.errno(addr) != null) {
+          throw new IllegalStateException("mmap failed: " + Process.errno(addr));
         }
-        w.faults++;
-        if ((w.faults % CLOCK_EVERY) == 0 && System.nanoTime() >= deadline) {
-          done = true;
-          break;
+        boolean done = false;
+        for (long off = 0; off < MEMSIZE; off += Uapi.PAGE_SIZE) {
+          Signal s = p.store(addr + off, 1, 0);
+          if (s != null) {
+            throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + ": " + s);
+          }
+          faults++;
+          if ((faults % CLOCK_EVERY) == 0 && System.nanoTime() >= deadline) {
+            done = true;
+            break;
+          }
+        }
+        check("munmap", p.munmap(addr, MEMSIZE));
+        w.faults = faults;
+        if (done || System.nanoTime() >= deadline) {
+          return;
         }
       }
-      check("munmap", p.munmap(addr, MEMSIZE));
-      if (done || System.nanoTime() >= deadline) {
-        return;
-      }
+    } finally {
+      w.faults = faults;
     }
+  }
+
+  /** The calling thread's CPU time in nanoseconds, or -1 if the JVM does not measure it. */
+  static long threadCpuNanos() {
+    java.lang.management.ThreadMXBean b = java.lang.management.ManagementFactory.getThreadMXBean();
+    return b.isCurrentThreadCpuTimeSupported() ? b.getCurrentThreadCpuTime() : -1;
   }
 
   private static void check(String call, long ret) {

@@ -36,6 +36,12 @@ final class TlbEntry {
   @Nullable MemorySegment chunk;
   /** The frame's offset within {@link #chunk}. */
   long chunkOffset;
+  /**
+   * The frame's 64-byte lines this entry has marked written ({@code Frames.markLines}) since it
+   * was filled: a store to one of them goes straight to the chunk. Reset on fill; a frame is
+   * zeroed (and its mask cleared) only after every translation to it was flushed.
+   */
+  long lines;
   /** The step at which the entry was filled (-1 natively), for reports. */
   long filledAt;
 
@@ -45,6 +51,7 @@ final class TlbEntry {
     this.page = page;
     this.chunk = chunk;
     this.chunkOffset = Walk.frame(walkResult) & (Frames.CHUNK_SIZE - 1);
+    this.lines = 0;
     this.filledAt = step;
   }
 

@@ -97,6 +97,11 @@ final class UserAccess {
       chunk = mmu.frames.chunkSegment(e.frame(), true);
       e.touched(chunk);
     }
+    long lines = Frames.lineBits(off, width);
+    if ((e.lines & lines) != lines) {
+      Frames.markLines(chunk, e.chunkOffset, lines);
+      e.lines |= lines;
+    }
     switch (width) {
       case 8 -> chunk.set(LE64, at, value);
       case 4 -> chunk.set(LE32, at, (int) value);

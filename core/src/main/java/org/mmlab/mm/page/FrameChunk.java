@@ -9,6 +9,13 @@ import java.lang.invoke.VarHandle;
  * One 2 MiB piece of simulated RAM: an off-heap segment and a bitmap of the 512 frames in it
  * that were written since the chunk was last made clean.
  *
+ * <p>The segment is {@link #SIZE} bytes of contents followed by {@link #LINE_WORDS} 64-bit
+ * <em>line masks</em>, one per frame: bit {@code i} of frame {@code f}'s mask is set before a
+ * store reaches bytes {@code [64 i, 64 i + 64)} of that frame, and cleared only by
+ * {@code Frames.zeroPage} after it zeroed the line. So a clear bit means the line reads as
+ * zero, and {@code clear_page} zeroes only the lines that were written since the frame was
+ * last zeroed (see {@link Frames} for who marks them and why that is safe).
+ *
  * <h2>Concurrency</h2>
  * The segment's contents are raced on by CPUs like real RAM (see {@link Frames}). A bit of
  * {@link #touched} is set with an atomic OR the first time a store reaches its frame and is
@@ -22,6 +29,10 @@ final class FrameChunk {
   static final long SIZE = 1L << SHIFT;
   static final long MASK = SIZE - 1;
   static final int FRAMES = 1 << (SHIFT - Frames.PAGE_SHIFT);
+  /** Number of line-mask words after the contents: one per frame. */
+  static final int LINE_WORDS = FRAMES;
+  /** The line-mask word of the frame at chunk offset {@code off} is at {@code SIZE + (off >>> LINE_WORD_SHIFT)}. */
+  static final int LINE_WORD_SHIFT = Frames.PAGE_SHIFT - 3;
 
   private static final VarHandle BITS = MethodHandles.arrayElementVarHandle(long[].class);
 
@@ -52,7 +63,7 @@ final class FrameChunk {
 
   FrameChunk() {
     // One automatic arena per chunk: a chunk the pool does not keep is freed by the GC.
-    this.seg = Arena.ofAuto().allocate(SIZE, Frames.PAGE_SIZE);
+    this.seg = Arena.ofAuto().allocate(SIZE + 8L * LINE_WORDS, Frames.PAGE_SIZE);
   }
 
   /** Marks frame {@code frame} (0..511) as written. Cheap when it already is: one load (of {@link #full} once the whole chunk is). */
@@ -92,8 +103,10 @@ final class FrameChunk {
   }
 
   /**
-   * Zeroes every touched frame and clears the bitmap: the chunk reads as fresh RAM again.
-   * Called by the pool's owner thread only (the chunk belongs to no kernel).
+   * Zeroes every touched frame (whole, whatever its line mask says: a store through a stale
+   * translation after a use-after-free may have skipped its mark, and nothing may leak into
+   * the next kernel) and clears the bitmap and the line masks: the chunk reads as fresh RAM
+   * again. Called by the pool's owner thread only (the chunk belongs to no kernel).
    */
   void clean() {
     for (int w = 0; w < touched.length; w++) {
@@ -105,6 +118,7 @@ final class FrameChunk {
       }
       touched[w] = 0;
     }
+    seg.asSlice(SIZE, 8L * LINE_WORDS).fill((byte) 0);
     full = false;
     VarHandle.releaseFence();
   }

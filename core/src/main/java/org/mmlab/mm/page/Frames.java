@@ -19,6 +19,21 @@ import org.jspecify.annotations.Nullable;
  * which 4 KiB frames were written ({@link #isTouched}); the pool zeroes exactly those before
  * the chunk serves another kernel.
  *
+ * <p>Finer, each frame has a <em>line mask</em>: one bit per 64-byte line, set before a store
+ * reaches the line, cleared by {@link #zeroPage} once it has zeroed the line. A clear bit
+ * means the line is zero, so {@code clear_page} zeroes only the lines written since the frame
+ * was last zeroed: a page that got one byte (will-it-scale's page_fault1) costs one line to
+ * clear, not 4 KiB; a page that was filled costs the whole page, as in the kernel. The methods
+ * here mark lines themselves; a caller that stores into a {@link #chunkSegment} directly marks
+ * the lines first with {@link #markLines} (the MMU's TLB, per line and TLB entry; a page
+ * table, every line at its first store). The mask is what the model knows about its own
+ * memory, not kernel state: no kernel path sees it, and it changes no user-visible contents.
+ * Its one requirement is that no store reaches a frame between {@link #zeroPage} clearing the
+ * mask and the frame being handed out; the allocator zeroes pages nobody maps, so only a
+ * store through a stale translation (a use-after-free the MMU reports) can break it, and then
+ * only lines of that reused page may later escape zeroing. The pool's chunk cleaning does not
+ * trust the masks: it zeroes every touched frame whole.
+ *
  * <p>Values are little-endian, as on x86-64. An access of 2, 4 or 8 bytes may be unaligned and
  * may cross a frame boundary; one that crosses a chunk boundary is split into bytes.
  *
@@ -50,6 +65,10 @@ public final class Frames {
   public static final long CHUNK_SIZE = FrameChunk.SIZE;
 
   private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(FrameChunk[].class);
+  /** A frame's line mask in its chunk's tail: (segment, offset) coordinates. */
+  private static final VarHandle LINES = ValueLayout.JAVA_LONG.varHandle();
+  /** log2 of the line size the masks track: 64 bytes, a cache line. */
+  static final int LINE_SHIFT = 6;
   private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -202,6 +221,11 @@ public final class Frames {
     c.markTouched(first);
     if (last != first) {
       c.markTouched(last);
+      long split = (long) last << PAGE_SHIFT;
+      markLines(c.seg, split - PAGE_SIZE, lineBits((off & (PAGE_SIZE - 1)), (int) (split - off)));
+      markLines(c.seg, split, lineBits(0, (int) (off + width - split)));
+    } else {
+      markLines(c.seg, off & -PAGE_SIZE, lineBits(off & (PAGE_SIZE - 1), width));
     }
     MemorySegment s = c.seg;
     switch (width) {
@@ -270,19 +294,76 @@ public final class Frames {
     return c.seg;
   }
 
+  /**
+   * The line-mask bits of the bytes {@code [off, off + width)} of one frame
+   * ({@code 0 <= off}, {@code 1 <= width}, {@code off + width <= PAGE_SIZE}).
+   */
+  public static long lineBits(long off, int width) {
+    int first = (int) (off >>> LINE_SHIFT);
+    int last = (int) ((off + width - 1) >>> LINE_SHIFT);
+    return (-1L << first) & (-1L >>> (63 - last));
+  }
+
+  /**
+   * Records that the lines {@code lines} ({@link #lineBits}) of the frame at offset
+   * {@code frameOffset} of {@code chunk} (a {@link #chunkSegment} for write) are about to be
+   * stored to. Call before the store. One load when they already are marked.
+   */
+  public static void markLines(MemorySegment chunk, long frameOffset, long lines) {
+    long at = FrameChunk.SIZE + (frameOffset >>> FrameChunk.LINE_WORD_SHIFT);
+    if (((long) LINES.getOpaque(chunk, at) & lines) != lines) {
+      LINES.getAndBitwiseOr(chunk, at, lines);
+    }
+  }
+
+  /** The line mask of frame {@code pfn} (0 if its chunk was never written): tests and checks. */
+  public long lineMask(long pfn) {
+    long pa = pfn << PAGE_SHIFT;
+    check(pa, PAGE_SIZE);
+    FrameChunk c = chunk(pa);
+    return c == null ? 0 : (long) LINES.getOpaque(c.seg, FrameChunk.SIZE + ((pa & FrameChunk.MASK) >>> FrameChunk.LINE_WORD_SHIFT));
+  }
+
   // ------------------------------------------------------------ whole frames
 
-  /** {@code clear_page}: zeroes frame {@code pfn}. Allocates nothing if it was never written. */
+  /**
+   * {@code clear_page}: zeroes frame {@code pfn}. Allocates nothing if it was never written,
+   * and zeroes only the lines written since it was last zeroed (see the class notes). For a
+   * frame nobody can store to meanwhile: one the allocator is handing out.
+   */
   public void zeroPage(long pfn) {
     long pa = pfn << PAGE_SHIFT;
     check(pa, PAGE_SIZE);
     FrameChunk c = chunk(pa);
     if (c != null && c.isTouched(frameIn(pa))) {
-      c.seg.asSlice(pa & FrameChunk.MASK, PAGE_SIZE).fill((byte) 0);
+      long base = pa & FrameChunk.MASK;
+      MemorySegment seg = c.seg;
+      long lines = (long) LINES.getAndSet(seg, FrameChunk.SIZE + (base >>> FrameChunk.LINE_WORD_SHIFT), 0L);
+      if (lines == -1L) {
+        seg.asSlice(base, PAGE_SIZE).fill((byte) 0);
+        return;
+      }
+      while (lines != 0) {
+        int first = Long.numberOfTrailingZeros(lines);
+        int run = Long.numberOfTrailingZeros(~(lines >>> first)); // the run of set bits from first
+        zeroLines(seg, base + ((long) first << LINE_SHIFT), run);
+        lines &= run + first >= 64 ? 0 : -1L << (first + run);
+      }
     }
   }
 
-  /** {@code copy_page}: copies frame {@code src} to frame {@code dst}. */
+  /** Zeroes {@code n} 64-byte lines from {@code at}: short runs as plain 8-byte stores. */
+  private static void zeroLines(MemorySegment seg, long at, int n) {
+    if (n > 2) {
+      seg.asSlice(at, (long) n << LINE_SHIFT).fill((byte) 0);
+      return;
+    }
+    for (long p = at, end = at + ((long) n << LINE_SHIFT); p < end; p += 8) {
+      seg.set(ValueLayout.JAVA_LONG, p, 0L);
+    }
+  }
+
+  /** {@code copy_page}: copies frame {@code src} to frame {@code dst}, a frame nobody stores to meanwhile (a new page). */
   public void copyPage(long dstPfn, long srcPfn) {
     long dst = dstPfn << PAGE_SHIFT;
     long src = srcPfn << PAGE_SHIFT;
@@ -295,7 +376,15 @@ public final class Frames {
     }
     FrameChunk d = chunkForWrite(dst);
     d.markTouched(frameIn(dst));
-    MemorySegment.copy(s.seg, src & FrameChunk.MASK, d.seg, dst & FrameChunk.MASK, PAGE_SIZE);
+    long dBase = dst & FrameChunk.MASK;
+    long sBase = src & FrameChunk.MASK;
+    MemorySegment.copy(s.seg, sBase, d.seg, dBase, PAGE_SIZE);
+    // Every line of dst was rewritten, so a nonzero line of dst is now a nonzero line of src:
+    // dst's mask becomes src's, read after the copy (a store racing on src marks its line
+    // before it writes, so a write the copy saw is in the mask read after it).
+    VarHandle.fullFence();
+    long lines = (long) LINES.getVolatile(s.seg, FrameChunk.SIZE + (sBase >>> FrameChunk.LINE_WORD_SHIFT));
+    LINES.setVolatile(d.seg, FrameChunk.SIZE + (dBase >>> FrameChunk.LINE_WORD_SHIFT), lines);
   }
 
   /**
@@ -307,6 +396,38 @@ public final class Frames {
     check(pa, PAGE_SIZE);
     FrameChunk c = chunk(pa);
     return c != null && c.isTouched(frameIn(pa));
+  }
+
+  /**
+   * The line masks' invariant, for the consistency walk: a line whose bit is clear reads as
+   * zero. Returns {@code pfn << 6 | line} of the first nonzero line that is not marked, or -1.
+   * Reads every unmarked line of every touched frame; call when no CPU stores.
+   */
+  public long findUnmarkedLine() {
+    for (int i = 0; i < chunks.length; i++) {
+      FrameChunk c = (FrameChunk) SLOT.getAcquire(chunks, i);
+      if (c == null) {
+        continue;
+      }
+      for (int f = 0; f < FrameChunk.FRAMES; f++) {
+        if (!c.isTouched(f)) {
+          continue;
+        }
+        long base = (long) f << PAGE_SHIFT;
+        long unmarked = ~(long) LINES.getVolatile(c.seg, FrameChunk.SIZE + (base >>> FrameChunk.LINE_WORD_SHIFT));
+        while (unmarked != 0) {
+          int line = Long.numberOfTrailingZeros(unmarked);
+          unmarked &= unmarked - 1;
+          long at = base + ((long) line << LINE_SHIFT);
+          for (long p = at; p < at + (1 << LINE_SHIFT); p += 8) {
+            if (c.seg.get(ValueLayout.JAVA_LONG, p) != 0) {
+              return ((((long) i << FrameChunk.SHIFT) + base) >>> PAGE_SHIFT) << LINE_SHIFT | line;
+            }
+          }
+        }
+      }
+    }
+    return -1;
   }
 
   /** Number of materialized 2 MiB chunks. */
@@ -374,9 +495,18 @@ public final class Frames {
     return witness;
   }
 
+  /** Marks frames touched and lines written for a store of {@code n} bytes at chunk offset {@code in}. */
   private static void markRange(FrameChunk c, long in, long n) {
-    for (long f = in >>> PAGE_SHIFT; f <= (in + n - 1) >>> PAGE_SHIFT; f++) {
+    if (n <= 0) {
+      return;
+    }
+    long end = in + n;
+    for (long f = in >>> PAGE_SHIFT; f <= (end - 1) >>> PAGE_SHIFT; f++) {
       c.markTouched((int) f);
+      long base = f << PAGE_SHIFT;
+      long from = Math.max(in, base) - base;
+      long to = Math.min(end, base + PAGE_SIZE) - base;
+      markLines(c.seg, base, lineBits(from, (int) (to - from)));
     }
   }
 

@@ -582,8 +582,9 @@ public final class PhysMem {
 
   /**
    * The walk registered with the scheduler (run when no CPU runs): every zone's free lists
-   * (see {@link Zone}), managed pages adding up to the total, and no descriptor outside a free
-   * block marked {@link PageFlag#BUDDY}. An invariant verdict if anything does not hold.
+   * (see {@link Zone}), managed pages adding up to the total, no descriptor outside a free
+   * block marked {@link PageFlag#BUDDY}, and the frames' line masks covering every nonzero line
+   * ({@link Frames#findUnmarkedLine}). An invariant verdict if anything does not hold.
    */
   public void checkConsistency() {
     long managed = 0;
@@ -598,6 +599,17 @@ public final class PhysMem {
     }
     for (Section s : sections) {
       s.forEachMaterialized(p -> ZoneCheck.walkAllocatedDescriptor(s.zoneOf(p.pfn()), p));
+    }
+    long line = frames.findUnmarkedLine();
+    if (line >= 0) {
+      long pfn = line >>> 6;
+      Page p = pfnValid(pfn) ? peekPage(pfn) : null;
+      throw new BugException(Verdict.of(VerdictKind.INVARIANT,
+          "pfn 0x" + Long.toHexString(pfn) + ": bytes [" + ((line & 63) << 6) + ", +64) are nonzero but not marked written",
+          List.of("a store reached the frame without marking its line (Frames.markLines), so clear_page would skip it",
+              "page: " + (p == null ? "no descriptor" : p.describe() + " [" + p.state() + "]"),
+              "a store through a stale translation into a reused page does this"),
+          List.of()));
     }
   }
 

@@ -123,11 +123,16 @@ public final class PtDesc extends KObject {
     return c.get(LE64, (page.phys() & (Frames.CHUNK_SIZE - 1)) + 8L * (index & (TableEntries.PER_TABLE - 1)));
   }
 
-  /** Stores entry {@code index}: {@code frames.store64(page.phys() + 8 * index, value)}, marking the frame touched once. */
+  /**
+   * Stores entry {@code index}: {@code frames.store64(page.phys() + 8 * index, value)}, marking
+   * the frame touched and all its lines written once (a table's frame is zeroed whole when it
+   * is reused).
+   */
   public void storeEntry(Frames frames, int index, long value) {
     MemorySegment c = chunk;
     if (!written || c == null) {
       c = frames.chunkSegment(page.phys(), true);
+      Frames.markLines(c, page.phys() & (Frames.CHUNK_SIZE - 1), -1L);
       chunk = c;
       written = true;
     }

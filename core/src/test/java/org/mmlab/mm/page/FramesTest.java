@@ -114,6 +114,110 @@ class FramesTest {
   }
 
   @Test
+  void lineMasksRecordTheLinesWrittenAndZeroPageClearsExactlyThose() {
+    Frames f = new Frames(4 * MIB, new FramePool(4));
+    f.store8(5 * 4096 + 100, 0x11); // line 1
+    f.store64(5 * 4096 + 60, -1L); // lines 0 and 1
+    f.store64(5 * 4096 + 4092, -1L); // line 63 of frame 5, line 0 of frame 6
+    assertThat(f.lineMask(5)).isEqualTo(0b11L | 1L << 63);
+    assertThat(f.lineMask(6)).isEqualTo(1L);
+    f.storeBytes(7 * 4096 + 200, new byte[300], 0, 300); // bytes 200..499: lines 3..7
+    assertThat(f.lineMask(7)).isEqualTo(0b1111_1000L);
+    f.fill(8 * 4096, 2 * 4096, (byte) 1);
+    assertThat(f.lineMask(8)).isEqualTo(-1L);
+    assertThat(f.lineMask(9)).isEqualTo(-1L);
+    f.fill(9 * 4096, 4096, (byte) 0); // a zero fill marks nothing and clears nothing
+    assertThat(f.lineMask(9)).isEqualTo(-1L);
+    assertThat(f.findUnmarkedLine()).isEqualTo(-1);
+
+    f.zeroPage(5);
+    assertThat(f.lineMask(5)).isZero();
+    for (int off = 0; off < 4096; off += 8) {
+      assertThat(f.load64(5 * 4096 + off)).as("offset %d", off).isZero();
+    }
+    assertThat(f.load8(6 * 4096)).as("the next frame is not cleared").isEqualTo(0xFF);
+    f.zeroPage(8);
+    assertThat(f.load64(8 * 4096 + 4088)).isZero();
+    assertThat(f.findUnmarkedLine()).isEqualTo(-1);
+  }
+
+  @Test
+  void copyPageGivesTheDestinationTheSourcesMask() {
+    Frames f = new Frames(4 * MIB, new FramePool(4));
+    f.fill(2 * 4096, 4096, (byte) 7); // the destination's old contents: every line
+    f.store8(1 * 4096 + 130, 9); // the source: line 2
+    f.copyPage(2, 1);
+    assertThat(f.lineMask(2)).isEqualTo(0b100L);
+    assertThat(f.load8(2 * 4096 + 130)).isEqualTo(9);
+    assertThat(f.load8(2 * 4096 + 4000)).isZero();
+    assertThat(f.findUnmarkedLine()).isEqualTo(-1);
+    f.zeroPage(2);
+    assertThat(f.load8(2 * 4096 + 130)).isZero();
+  }
+
+  @Test
+  void theConsistencyCheckFindsANonzeroLineThatIsNotMarked() {
+    Frames f = new Frames(4 * MIB, new FramePool(4));
+    f.store8(3 * 4096 + 64 * 9 + 5, 1);
+    f.zeroPage(3);
+    assertThat(f.findUnmarkedLine()).isEqualTo(-1);
+    // A direct store that skips markLines (what a store through a stale translation can do).
+    var seg = f.chunkSegment(3 * 4096, true);
+    seg.set(java.lang.foreign.ValueLayout.JAVA_BYTE, 3 * 4096 + 64 * 9 + 5, (byte) 1);
+    assertThat(f.findUnmarkedLine()).isEqualTo(3L << 6 | 9);
+  }
+
+  /** Random stores, fills, copies and clears on a few frames against a byte array; prints its seed. */
+  @Test
+  void randomStoresAndClearsAgreeWithAByteArray() {
+    long seed = Long.decode(System.getProperty("mmlab.framesSeed", "0x5eed11e5"));
+    System.out.println("FramesTest seed=0x" + Long.toHexString(seed) + " (rerun: -Dmmlab.framesSeed=0x"
+        + Long.toHexString(seed) + ")");
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+    int frames = 6;
+    Frames f = new Frames(4 * MIB, new FramePool(4));
+    byte[] ref = new byte[frames * 4096];
+    long zeroedLines = 0;
+    for (int op = 0; op < 20_000; op++) {
+      int kind = rnd.nextInt(10);
+      if (kind < 5) {
+        int width = 1 << rnd.nextInt(4);
+        int pa = rnd.nextInt(ref.length - width + 1);
+        long v = rnd.nextLong();
+        f.store(pa, width, v);
+        for (int i = 0; i < width; i++) {
+          ref[pa + i] = (byte) (v >>> (8 * i));
+        }
+      } else if (kind < 7) {
+        int pa = rnd.nextInt(ref.length);
+        int len = rnd.nextInt(Math.min(600, ref.length - pa) + 1);
+        byte b = rnd.nextInt(4) == 0 ? 0 : (byte) rnd.nextInt(256);
+        f.fill(pa, len, b);
+        java.util.Arrays.fill(ref, pa, pa + len, b);
+      } else if (kind < 9) {
+        int pfn = rnd.nextInt(frames);
+        zeroedLines += Long.bitCount(f.lineMask(pfn));
+        f.zeroPage(pfn);
+        java.util.Arrays.fill(ref, pfn * 4096, pfn * 4096 + 4096, (byte) 0);
+      } else {
+        int src = rnd.nextInt(frames);
+        int dst = rnd.nextInt(frames);
+        if (src != dst) {
+          f.copyPage(dst, src);
+          System.arraycopy(ref, src * 4096, ref, dst * 4096, 4096);
+        }
+      }
+      if (op % 500 == 0 || op == 19_999) {
+        byte[] got = new byte[ref.length];
+        f.loadBytes(0, got, 0, got.length);
+        assertThat(got).as("contents after op %d (seed 0x%x)", op, seed).isEqualTo(ref);
+        assertThat(f.findUnmarkedLine()).as("seed 0x%x", seed).isEqualTo(-1);
+      }
+    }
+    assertThat(zeroedLines).as("clears that had lines to zero").isPositive();
+  }
+
+  @Test
   void recycledChunksReadZeroInTheNextKernel() {
     FramePool pool = new FramePool(4);
     Frames first = new Frames(4 * MIB, pool);
@@ -129,6 +233,7 @@ class FramesTest {
     assertThat(second.load64(0x1234)).isZero();
     assertThat(second.load64(0x10)).isZero();
     assertThat(second.isTouched(1)).isFalse();
+    assertThat(second.lineMask(1)).as("line masks are cleaned too").isZero();
     assertThatThrownBy(() -> first.store8(0, 1)).isInstanceOf(IllegalStateException.class);
   }
 
