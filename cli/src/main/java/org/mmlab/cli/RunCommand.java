@@ -46,6 +46,8 @@ final class RunCommand implements Callable<Integer> {
   static final long MEMSIZE = 128L << 20;
   /** How many pages a thread writes between looks at the clock. */
   private static final int CLOCK_EVERY = 256;
+  /** The kernel's vmstat work runs every second on each CPU ({@code sysctl_stat_interval}); each worker does it in its loop. */
+  private static final long VMSTAT_INTERVAL = 1_000_000_000L;
 
   @Parameters(index = "0", paramLabel = "WORKLOAD",
       description = "page-fault (page_fault1: anonymous), page-fault3 (page_fault3: a shared tmpfs file) or file-rw")
@@ -62,7 +64,7 @@ final class RunCommand implements Callable<Integer> {
   double warmup = 0;
 
   @Option(names = "--memory", paramLabel = "BYTES",
-      description = "RAM of the model kernel, with optional K/M/G suffix (default N x 132 MiB + 16 MiB)")
+      description = "RAM of the model kernel, with optional K/M/G suffix (default: this machine's MemTotal, at least N x 132 MiB + 16 MiB)")
   @Nullable String memory;
 
   @Option(names = "--fault-locking", paramLabel = "L", description = "per-vma (default), mmap-lock or rcu-only")
@@ -133,9 +135,35 @@ final class RunCommand implements Callable<Integer> {
     }
   }
 
-  /** Enough for N mappings of 128 MiB, their page tables (about 0.3 MiB each) and slack. */
+  /**
+   * The model kernel gets the RAM of the machine it runs on ({@code MemTotal} of the host's
+   * {@code /proc/meminfo}), so that it sizes its per-CPU page lists as the kernel it is compared
+   * with does: {@code pcp->high_max} is 1/8 of the zone split over the CPUs, and only with
+   * gigabytes can a CPU keep a whole 128 MiB round on its list and stay off {@code zone->lock},
+   * as the kernel does (with the 148 MiB that one round needs, every batch of 7 pages went
+   * through {@code zone->lock} and two workers ran no faster than one). Frames and descriptors
+   * cost only when touched, so a large model costs what the workload touches. At least enough
+   * for N mappings of 128 MiB, their page tables (about 0.3 MiB each) and slack; that minimum
+   * alone where the host's RAM cannot be read.
+   */
   static long defaultMemory(int threads) {
-    return threads * (MEMSIZE + (4L << 20)) + (16L << 20);
+    long minimum = threads * (MEMSIZE + (4L << 20)) + (16L << 20);
+    return Math.max(minimum, hostMemTotal());
+  }
+
+  /** {@code MemTotal} of {@code /proc/meminfo} in bytes (a multiple of 4 KiB), or 0 if it cannot be read. */
+  static long hostMemTotal() {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/meminfo"))) {
+        if (line.startsWith("MemTotal:")) {
+          String[] f = line.trim().split("\\s+");
+          return (Long.parseLong(f[1]) << 10) & -4096L;
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      return 0;
+    }
+    return 0;
   }
 
   private int runPageFault(Kernel kernel) {
@@ -329,6 +357,7 @@ final class RunCommand implements Callable<Integer> {
     // side in memory, and a store to one per fault made the two cores fight over that cache
     // line (two workers ran no faster than one).
     long faults = w.faults;
+    long vmstatAt = System.nanoTime() + VMSTAT_INTERVAL;
     try {
       while (true) {
         long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, flags, fd, 0);
@@ -342,9 +371,16 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + ": " + s);
           }
           faults++;
-          if ((faults % CLOCK_EVERY) == 0 && System.nanoTime() >= deadline) {
-            done = true;
-            break;
+          if ((faults % CLOCK_EVERY) == 0) {
+            long now = System.nanoTime();
+            if (now >= vmstatAt) {
+              p.kernel().mem().vmstatUpdate();
+              vmstatAt = now + VMSTAT_INTERVAL;
+            }
+            if (now >= deadline) {
+              done = true;
+              break;
+            }
           }
         }
         check("munmap", p.munmap(addr, MEMSIZE));

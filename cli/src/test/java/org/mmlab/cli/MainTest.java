@@ -51,9 +51,10 @@ class MainTest {
   @Test
   @SuppressWarnings("unchecked")
   void theRcuOnlyVariantSeeksItsUseAfterFreePastTheRacesOtherOutcomes() {
-    // With the default seed the race's leaked-tables outcome (wrong-result) comes first; the
-    // variant expects a use-after-free, so the search goes on and lists the leak under alsoFound.
-    CliRun r = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=rcu-only", "--json",
+    // With seed 1 the race's leaked-tables outcome (wrong-result) comes first (execution 32 when
+    // this was written); the variant expects a use-after-free, so the search goes on and lists
+    // the leak under alsoFound. (The default seed now meets the use-after-free first.)
+    CliRun r = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=rcu-only", "--json", "--seed", "1",
         "--replay-dir", tmp.toString());
     assertThat(r.code()).isEqualTo(1);
     Map<String, Object> m = json(r.out());
@@ -64,7 +65,7 @@ class MainTest {
       assertThat((Long) o.get("execution")).isLessThan((Long) m.get("bugAtExecution"));
     });
 
-    CliRun first = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=rcu-only", "--json",
+    CliRun first = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=rcu-only", "--json", "--seed", "1",
         "--first-verdict", "--replay-dir", tmp.toString());
     assertThat(first.code()).isEqualTo(1);
     Map<String, Object> f = json(first.out());

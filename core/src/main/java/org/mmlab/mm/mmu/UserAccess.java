@@ -284,8 +284,14 @@ final class UserAccess {
    * (the zero page) is exempt. A peek: the access's own point came just before.
    */
   private static void checkInUse(Mmu mmu, Tlb t, TlbEntry e, Page page, MmuContext mm, long addr, boolean write) {
+    // An order-0 or head page in use passes on its own two fields, loaded side by side. A tail
+    // page's count is always zero (as in the kernel), so a tail, and anything suspect, takes
+    // the second test through its head: the hit path does not load the link to the head.
+    if (page.peekRefCount() != 0 && (page.peekFlags() & NOT_USER) == 0) {
+      return;
+    }
     Page head = (Page) page.folio();
-    if (head.peekRefCount() != 0 && (head.peekFlags() & NOT_USER) == 0) {
+    if (head != page && head.peekRefCount() != 0 && (head.peekFlags() & NOT_USER) == 0) {
       return;
     }
     staleAccess(mmu, t, e, page, head, mm, addr, write);

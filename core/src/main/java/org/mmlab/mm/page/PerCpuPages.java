@@ -23,9 +23,22 @@ import org.mmlab.sync.Spinlock;
  * {@code free_pcppages_bulk}). {@link #count} is also read without the lock by
  * {@code /proc/meminfo} and the walk (opaque loads, racy but benign: a statistic).
  *
- * <p>Simplified, and said so: no migrate types (one list per order), {@code high} and
- * {@code batch} fixed at creation (the kernel tunes {@code high} between {@code high_min} and
- * {@code high_max} as the CPU frees and allocates), no {@code free_count} heuristics.
+ * <h2>{@code high}, tuned as the CPU allocates and frees</h2>
+ * As in kernels since 6.7 ("PCP high auto-tuning"), {@link #high} moves between
+ * {@link #highMin} and {@link #highMax}: every refill from the buddy lists raises it by a batch
+ * (had the list been larger, the zone would not have been needed), a free that finds the list
+ * at {@code high} raises it far enough to hold the pages freed in a row ({@link #freeCount}) plus
+ * a batch, and the periodic vmstat work lowers it by an eighth ({@code decay_pcp_high},
+ * {@link ZonePcp#decayPcpHigh}). Refills double in size while the CPU keeps allocating without
+ * freeing ({@link #allocFactor}) and bulk frees grow with the frees in a row, both up to
+ * {@code batch << }{@link #PCP_BATCH_SCALE_MAX}. So a CPU that frees and reallocates the same
+ * 128 MiB over and over (will-it-scale's page_fault1) ends up keeping them on its own list and
+ * leaves {@code zone->lock} alone, which is what lets the kernel scale that benchmark.
+ *
+ * <p>Simplified, and said so: no migrate types (one list per order); no watermarks, so
+ * neither {@code ZONE_BELOW_HIGH} nor {@code ZONE_RECLAIM_ACTIVE} ever lowers {@code high}, and
+ * no {@code free_high} rule for runs of high-order frees; {@code high_min} is derived from the
+ * zone's size instead of its low watermark (see {@link #zoneHighMin}).
  */
 final class PerCpuPages {
   /** The lock class of every pcp lock. */
@@ -39,6 +52,12 @@ final class PerCpuPages {
    * the kernel also caches the THP order, which the model does not allocate yet.
    */
   static final int PCP_MAX_ORDER = 3;
+
+  /** {@code CONFIG_PCP_BATCH_SCALE_MAX}: refills and bulk frees grow up to {@code batch << 5}. */
+  static final int PCP_BATCH_SCALE_MAX = 5;
+
+  /** {@code MIN_PERCPU_PAGELIST_HIGH_FRACTION}: {@code high_max} lets the CPUs together cache 1/8 of the zone. */
+  static final int MIN_HIGH_FRACTION = 8;
 
   private static final VarHandle COUNT;
 
@@ -61,13 +80,25 @@ final class PerCpuPages {
   private int count;
   /** {@code pcp->batch}: pages moved per refill or bulk free. Protected by {@link #lock}. */
   int batch;
-  /** {@code pcp->high}: a free that brings {@link #count} to this gives a batch back. Protected by {@link #lock}. */
+  /**
+   * {@code pcp->high}: a free that brings {@link #count} to this gives pages back. Tuned between
+   * {@link #highMin} and {@link #highMax} (see the class notes). Protected by {@link #lock}.
+   */
   int high;
+  /** {@code pcp->high_min} and {@code pcp->high_max}, set by {@link ZonePcp} for the zone. Protected by {@link #lock}. */
+  int highMin;
+  int highMax;
+  /** {@code pcp->alloc_factor}: refills are {@code batch << allocFactor}; +1 per refill, halved per free. Protected by {@link #lock}. */
+  int allocFactor;
+  /** {@code pcp->free_count}: pages freed in a row (halved per allocation), capped at {@code batch << 5}. Protected by {@link #lock}. */
+  int freeCount;
 
-  PerCpuPages(Sched sched, Zone zone, int cpu, int batch, int high) {
+  PerCpuPages(Sched sched, Zone zone, int cpu, int batch, int highMin, int highMax) {
     this.cpu = cpu;
     this.batch = batch;
-    this.high = high;
+    this.highMin = highMin;
+    this.highMax = highMax;
+    this.high = highMin;
     this.lock = new Spinlock(sched, "pcp->lock@" + zone.name() + "/cpu" + cpu, LOCK_CLASS);
     for (int o = 0; o <= PCP_MAX_ORDER; o++) {
       lists[o] = new PcpList();
@@ -107,16 +138,24 @@ final class PerCpuPages {
   }
 
   /**
-   * {@code zone_highsize}, simplified: the kernel derives {@code high_min} from the zone's low
-   * watermark split over the node's CPUs (3,971 pages for the 3 GiB zone of the benchmark
-   * machine); here one CPU may cache 1/256 of the zone, at least four batches.
+   * {@code zone_highsize} for {@code high_min}, simplified: the kernel splits the zone's low
+   * watermark over the node's CPUs (3,971 pages for the 3 GiB zone of the benchmark machine);
+   * the model has no watermarks and splits 1/256 of the zone instead, at least four batches.
    */
-  static int zoneHighsize(long managedPages, int batch) {
-    return (int) Math.max(4L * batch, managedPages >> 8);
+  static int zoneHighMin(long managedPages, int batch, int cpus) {
+    return (int) Math.min(Integer.MAX_VALUE, Math.max(4L * batch, (managedPages >> 8) / Math.max(1, cpus)));
+  }
+
+  /**
+   * {@code zone_highsize} with {@code MIN_PERCPU_PAGELIST_HIGH_FRACTION} for {@code high_max}:
+   * 1/8 of the zone split over its CPUs, at least four batches.
+   */
+  static int zoneHighMax(long managedPages, int batch, int cpus) {
+    return (int) Math.min(Integer.MAX_VALUE, Math.max(4L * batch, managedPages / MIN_HIGH_FRACTION / Math.max(1, cpus)));
   }
 
   @Override
   public String toString() {
-    return "pcp[cpu" + cpu + " count=" + count() + " high=" + high + " batch=" + batch + "]";
+    return "pcp[cpu" + cpu + " count=" + count() + " high=" + high + " (" + highMin + ".." + highMax + ") batch=" + batch + "]";
   }
 }

@@ -313,6 +313,26 @@ public final class PhysMem {
   }
 
   /**
+   * The periodic vmstat work of the calling CPU ({@code vmstat_update}, every second in the
+   * kernel): {@code decay_pcp_high} on this CPU's list in every zone, which lowers its
+   * {@code high} by an eighth and gives back what lies above it. The model has no timers:
+   * native workloads call this about once a second on each CPU (see {@code RunCommand});
+   * explored executions are too short to need it. True if a later call has more to do.
+   */
+  public boolean vmstatUpdate() {
+    Cpu cpu = sched.cpu();
+    boolean todo = false;
+    for (Node n : nodes) {
+      Zone z = n.normalZone();
+      PerCpuPages pcp = ZonePcp.peekPcp(z, cpu);
+      if (pcp != null) {
+        todo |= ZonePcp.decayPcpHigh(z, pcp);
+      }
+    }
+    return todo;
+  }
+
+  /**
    * {@code zone_pcp_disable} on every zone: per-CPU lists stop caching (every free goes
    * straight to the buddy lists) and are drained. For tests and reports that look at the buddy
    * lists alone; {@link #zonePcpEnable} undoes it.

@@ -46,8 +46,11 @@ import org.mmlab.sync.Spinlock;
  * allocation takes from the CPU's list ({@code rmqueue_pcplist}), refilling it with a batch
  * from the buddy lists under one {@code zone->lock} when empty ({@code rmqueue_bulk}); a free
  * puts the block on the list ({@code free_unref_page}) and, once the list holds {@code high}
- * pages, gives a batch back under one {@code zone->lock} ({@code free_pcppages_bulk}). So two
- * CPUs faulting in one zone meet on {@code zone->lock} once per batch, not once per page.
+ * pages, gives pages back under one {@code zone->lock} ({@code free_pcppages_bulk}). So two
+ * CPUs faulting in one zone meet on {@code zone->lock} once per batch, not once per page; and
+ * since {@code high} is tuned to what the CPU frees and reallocates (up to 1/8 of the zone over
+ * the CPUs, see {@link PerCpuPages}), a CPU that keeps recycling the same pages stops meeting
+ * the others there at all.
  * {@link ZonePcp#drainAll} ({@code drain_all_pages}) empties every CPU's lists;
  * {@link ZonePcp#pcpDisable} ({@code zone_pcp_disable}) makes every free go straight through.
  *
@@ -122,9 +125,20 @@ public final class Zone extends SyncObject {
    */
   @SuppressWarnings("unused")
   private PerCpuPages[] pcps = NO_PCPS;
-  /** {@code pcp->batch} and {@code pcp->high} for lists created from now on. Protected by {@link #lock}. */
+  /**
+   * {@code pcp->batch}, {@code pcp->high_min} and {@code pcp->high_max} for every list
+   * ({@code zone_set_pageset_high_and_batch}): recomputed when a CPU's list is created (the
+   * high values are split over the CPUs that have lists, as the kernel splits them over the
+   * node's CPUs) and by {@code zone_pcp_disable}/{@code _enable}, then copied into each list.
+   * Protected by {@link #lock}.
+   */
   int pcpBatch;
-  int pcpHigh;
+  int pcpHighMin;
+  int pcpHighMax;
+  /** CPUs with lists in this zone. Protected by {@link #lock}. */
+  int pcpCpus;
+  /** {@code zone_pcp_disable} in force: high 0, batch 1. Protected by {@link #lock}. */
+  boolean pcpDisabled;
 
   Zone(Node node, PhysMem mem, long startPfn, long endPfn) {
     super(mem.sched(), "Normal@node" + node.id(), null, null);
@@ -248,8 +262,7 @@ public final class Zone extends SyncObject {
 
   /** {@code zone_pcp_init} / {@code zone_set_pageset_high_and_batch} at the end of boot. */
   void initPcp() {
-    pcpBatch = PerCpuPages.zoneBatchsize(managed);
-    pcpHigh = PerCpuPages.zoneHighsize(managed, pcpBatch);
+    ZonePcp.computeHighAndBatch(this);
   }
 
   // ------------------------------------------------------------ allocation
@@ -319,11 +332,7 @@ public final class Zone extends SyncObject {
     if (order <= PerCpuPages.PCP_MAX_ORDER) {
       PerCpuPages pcp = ZonePcp.pcpOf(this, cpu);
       if (pcp.lock().tryLock()) {
-        pcp.list(order).addHead(pfn);
-        pcp.addCount(1 << order);
-        if (pcp.count() >= pcp.high) {
-          ZonePcp.freePcppagesBulk(this, pcp, Math.max(pcp.batch, pcp.count() - pcp.high), order);
-        }
+        ZonePcp.freeUnrefPageCommit(this, pcp, pfn, order);
         pcp.lock().unlock();
         return;
       }

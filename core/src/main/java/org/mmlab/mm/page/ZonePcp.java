@@ -5,6 +5,7 @@ import static org.mmlab.mm.page.Zone.PCP_SLOT;
 
 import java.util.Arrays;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 import org.mmlab.explore.Cpu;
 
 /**
@@ -39,6 +40,18 @@ final class ZonePcp {
     return createPcp(zone, cpu);
   }
 
+  /** The lists of {@code cpu} if it has any in this zone, else null (does not create them). */
+  static @Nullable PerCpuPages peekPcp(Zone zone, Cpu cpu) {
+    int i = cpu.id + 1;
+    PerCpuPages[] all = (PerCpuPages[]) PCPS.getAcquire(zone);
+    return i < all.length ? (PerCpuPages) PCP_SLOT.getAcquire(all, i) : null;
+  }
+
+  /**
+   * The CPU comes "online" in this zone: its lists are created under {@code zone->lock}, and
+   * {@code high_min}/{@code high_max} are split over one more CPU and copied into the other
+   * CPUs' lists (under each {@code pcp->lock}), as {@code zone_pcp_update} does on CPU hotplug.
+   */
   private static PerCpuPages createPcp(Zone zone, Cpu cpu) {
     int i = cpu.id + 1;
     zone.lock.lock();
@@ -47,10 +60,46 @@ final class ZonePcp {
       all = Arrays.copyOf(all, Math.max(i + 1, Math.max(4, all.length * 2)));
       PCPS.setRelease(zone, all);
     }
-    PerCpuPages p = new PerCpuPages(zone.sched(), zone, cpu.id, zone.pcpBatch, zone.pcpHigh);
+    zone.pcpCpus++;
+    computeHighAndBatch(zone);
+    PerCpuPages p = new PerCpuPages(zone.sched(), zone, cpu.id, zone.pcpBatch, zone.pcpHighMin, zone.pcpHighMax);
     PCP_SLOT.setRelease(all, i, p);
     zone.lock.unlock();
+    for (PerCpuPages q : allPcps(zone)) {
+      if (q != p) {
+        copyHighAndBatch(zone, q);
+      }
+    }
     return p;
+  }
+
+  /** {@code zone_set_pageset_high_and_batch}'s arithmetic: the zone's values for its lists. Under {@code zone->lock} (or at boot). */
+  static void computeHighAndBatch(Zone zone) {
+    if (zone.pcpDisabled) {
+      zone.pcpBatch = 1;
+      zone.pcpHighMin = 0;
+      zone.pcpHighMax = 0;
+      return;
+    }
+    int batch = PerCpuPages.zoneBatchsize(zone.managed);
+    zone.pcpBatch = batch;
+    zone.pcpHighMin = PerCpuPages.zoneHighMin(zone.managed, batch, zone.pcpCpus);
+    zone.pcpHighMax = PerCpuPages.zoneHighMax(zone.managed, batch, zone.pcpCpus);
+  }
+
+  /** {@code pageset_update}: the zone's current values into one list (takes its lock, then {@code zone->lock} to read them). */
+  private static void copyHighAndBatch(Zone zone, PerCpuPages p) {
+    p.lock().lock();
+    zone.lock.lock();
+    int batch = zone.pcpBatch;
+    int min = zone.pcpHighMin;
+    int max = zone.pcpHighMax;
+    zone.lock.unlock();
+    p.batch = batch;
+    p.highMin = min;
+    p.highMax = max;
+    p.high = Math.clamp(p.high, min, max);
+    p.lock().unlock();
   }
 
   /** Every CPU's lists created so far, by CPU id. */
@@ -76,9 +125,10 @@ final class ZonePcp {
     if (!pcp.lock().tryLock()) {
       return -1;
     }
+    pcp.freeCount >>= 1; // an allocation breaks a run of frees
     PcpList list = pcp.list(order);
     if (list.size() == 0) {
-      rmqueueBulk(zone, pcp, order, Math.max(1, pcp.batch >> order));
+      rmqueueBulk(zone, pcp, order, nrPcpAlloc(pcp, order));
     }
     long pfn = -1;
     if (list.size() > 0) {
@@ -87,6 +137,115 @@ final class ZonePcp {
     }
     pcp.lock().unlock();
     return pfn;
+  }
+
+  /**
+   * {@code nr_pcp_alloc}: how many blocks of {@code order} a refill takes, and the refill's
+   * effect on {@code high}: it grows by the refill (up to {@code high_max}), and the refill
+   * doubles each time the CPU refills order 0 again without freeing in between, up to
+   * {@code batch << PCP_BATCH_SCALE_MAX} and to the room left under {@code high}. One block
+   * while the lists are disabled ({@code high < batch}). Under {@code pcp->lock}.
+   */
+  static int nrPcpAlloc(PerCpuPages pcp, int order) {
+    int base = pcp.batch;
+    int high = Math.clamp(pcp.high, pcp.highMin, pcp.highMax);
+    pcp.high = high;
+    if (high < base) {
+      return 1;
+    }
+    int batch = order == 0 ? base << pcp.allocFactor : base;
+    if (pcp.highMin != pcp.highMax) {
+      high = (int) Math.min((long) high + batch, pcp.highMax);
+      pcp.high = high;
+    }
+    if (order == 0) {
+      int maxNrAlloc = Math.max(high - pcp.count() - base, base);
+      if (batch <= maxNrAlloc && pcp.allocFactor < PerCpuPages.PCP_BATCH_SCALE_MAX) {
+        pcp.allocFactor++;
+      }
+      batch = Math.min(batch, maxNrAlloc);
+    }
+    if (batch > 1) {
+      batch = Math.max(batch >> order, 2);
+    }
+    return batch;
+  }
+
+  /**
+   * {@code free_unref_page_commit}: the block goes to the head of its list; the run of frees
+   * grows ({@code free_count}) and the refill size shrinks ({@code alloc_factor}); if the list
+   * reached {@code high} ({@link #nrPcpHigh}, which may raise it), {@link #nrPcpFree} pages go
+   * back to the buddy lists. Under {@code pcp->lock}.
+   */
+  static void freeUnrefPageCommit(Zone zone, PerCpuPages pcp, long pfn, int order) {
+    pcp.allocFactor >>= 1;
+    pcp.list(order).addHead(pfn);
+    pcp.addCount(1 << order);
+    int batch = pcp.batch;
+    if (pcp.freeCount < (batch << PerCpuPages.PCP_BATCH_SCALE_MAX)) {
+      pcp.freeCount += 1 << order;
+    }
+    int high = nrPcpHigh(pcp);
+    if (pcp.count() >= high) {
+      freePcppagesBulk(zone, pcp, nrPcpFree(pcp, high), order);
+    }
+  }
+
+  /**
+   * {@code nr_pcp_high}: the level at which a free gives pages back. A list found at
+   * {@code high} raises {@code high} to hold the run of frees plus a batch (up to
+   * {@code high_max}); the level used for this free is the one before. 0 while disabled.
+   * Under {@code pcp->lock}.
+   */
+  static int nrPcpHigh(PerCpuPages pcp) {
+    int high = Math.clamp(pcp.high, pcp.highMin, pcp.highMax);
+    pcp.high = high;
+    if (high == 0 || pcp.highMin == pcp.highMax) {
+      return high;
+    }
+    if (pcp.count() >= high) {
+      int needHigh = pcp.freeCount + pcp.batch;
+      if (pcp.high < needHigh) {
+        pcp.high = Math.clamp(needHigh, pcp.highMin, pcp.highMax);
+      }
+    }
+    return high;
+  }
+
+  /**
+   * {@code nr_pcp_free}: how many pages a free at {@code high} gives back: the run of frees,
+   * at least a batch and at most {@code high - batch}; one page while the lists are disabled.
+   */
+  static int nrPcpFree(PerCpuPages pcp, int high) {
+    int batch = pcp.batch;
+    if (high < batch) {
+      return 1;
+    }
+    return Math.clamp(pcp.freeCount, batch, Math.max(batch, high - batch));
+  }
+
+  /**
+   * {@code decay_pcp_high}, from the periodic vmstat work on the owning CPU: {@code high}
+   * drops by an eighth (not below {@code high_min}, nor more than {@code batch << 5} below the
+   * pages on the list, to bound the work), and whatever the list holds above it goes back to
+   * the buddy lists. Returns true if there is more to do (the kernel keeps the work scheduled).
+   */
+  static boolean decayPcpHigh(Zone zone, PerCpuPages pcp) {
+    boolean todo = false;
+    pcp.lock().lock();
+    int min = pcp.highMin;
+    int batch = pcp.batch;
+    if (pcp.high > min) {
+      pcp.high = Math.max(Math.max(pcp.count() - (batch << PerCpuPages.PCP_BATCH_SCALE_MAX), pcp.high - (pcp.high >> 3)), min);
+      todo = pcp.high > min;
+    }
+    int toDrain = pcp.count() - pcp.high;
+    if (toDrain > 0) {
+      freePcppagesBulk(zone, pcp, toDrain, 0);
+      todo = true;
+    }
+    pcp.lock().unlock();
+    return todo;
   }
 
   /** {@code rmqueue_bulk}: up to {@code n} blocks of {@code order} appended to the CPU's list, under one {@code zone->lock}. Under {@code pcp->lock}. */
@@ -166,26 +325,22 @@ final class ZonePcp {
    * {@code alloc_contig_range}; tests of the buddy allocator use it to see the buddy lists alone.
    */
   static void pcpDisable(Zone zone) {
-    setPcpHighAndBatch(zone, 0, 1);
+    setPcpDisabled(zone, true);
     drainAll(zone);
   }
 
   /** {@code zone_pcp_enable}: back to the zone's own {@code high} and {@code batch}. */
   static void pcpEnable(Zone zone) {
-    int batch = PerCpuPages.zoneBatchsize(zone.managed);
-    setPcpHighAndBatch(zone, PerCpuPages.zoneHighsize(zone.managed, batch), batch);
+    setPcpDisabled(zone, false);
   }
 
-  private static void setPcpHighAndBatch(Zone zone, int high, int batch) {
+  private static void setPcpDisabled(Zone zone, boolean disabled) {
     zone.lock.lock();
-    zone.pcpHigh = high;
-    zone.pcpBatch = batch;
+    zone.pcpDisabled = disabled;
+    computeHighAndBatch(zone);
     zone.lock.unlock();
     for (PerCpuPages p : allPcps(zone)) {
-      p.lock().lock();
-      p.high = high;
-      p.batch = batch;
-      p.lock().unlock();
+      copyHighAndBatch(zone, p);
     }
   }
 

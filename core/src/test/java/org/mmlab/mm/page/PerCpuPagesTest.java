@@ -63,19 +63,130 @@ class PerCpuPagesTest {
     assertThat(buddyinfo(mem)).containsExactly(onlyMaxOrder(16));
   }
 
+  /** The calling thread's lists in the only zone of {@code mem}. */
+  private static PerCpuPages myPcp(PhysMem mem) {
+    PerCpuPages p = ZonePcp.peekPcp(mem.node(0).normalZone(), mem.sched().cpu());
+    assertThat(p).isNotNull();
+    return p;
+  }
+
   @Test
-  void aListAtHighGivesABatchBackAndStaysBelowHigh() {
+  void highStartsAtHighMinAndTheBoundsSplitTheZoneOverItsCpus() {
     PhysMem mem = boot64();
-    int high = PerCpuPages.zoneHighsize(PAGES_64M, 3);
-    List<Page> pages = new ArrayList<>();
-    for (int i = 0; i < 4 * high; i++) {
-      pages.add(mem.allocPages(Gfp.KERNEL, 0));
+    mem.freePages(mem.allocPages(Gfp.KERNEL, 0), 0);
+    PerCpuPages p = myPcp(mem);
+    assertThat(p.highMin).as("1/256 of 16,384 pages over one CPU").isEqualTo(64);
+    assertThat(p.highMax).as("1/8 of the zone over one CPU").isEqualTo(2048);
+    assertThat(p.high).as("raised by the first refill").isEqualTo(64 + 3);
+    Thread other = new Thread(() -> mem.freePages(mem.allocPages(Gfp.KERNEL, 0), 0));
+    other.start();
+    try {
+      other.join();
+    } catch (InterruptedException e) {
+      throw new AssertionError(e);
     }
+    assertThat(p.highMax).as("a second CPU halves every list's share").isEqualTo(1024);
+    assertThat(p.highMin).isEqualTo(32);
+    mem.checkConsistency();
+  }
+
+  @Test
+  void refillsDoubleWhileTheCpuOnlyAllocatesAndAFreeHalvesThem() {
+    PhysMem mem = boot64();
+    Zone z = mem.node(0).normalZone();
+    List<Page> pages = new ArrayList<>();
+    List<Long> refills = new ArrayList<>();
+    long free = z.peekNrFreePages();
+    for (int i = 0; i < 3 + 6 + 12 + 24; i++) {
+      pages.add(mem.allocPages(Gfp.KERNEL, 0));
+      long now = z.peekNrFreePages();
+      if (now != free) {
+        refills.add(free - now);
+        free = now;
+      }
+    }
+    assertThat(refills).as("batch << alloc_factor").containsExactly(3L, 6L, 12L, 24L);
+    assertThat(myPcp(mem).allocFactor).isEqualTo(4);
+    mem.freePages(pages.removeLast(), 0);
+    assertThat(myPcp(mem).allocFactor).as("halved by a free").isEqualTo(2);
     for (Page p : pages) {
       mem.freePages(p, 0);
-      assertThat(mem.peekPcpPages()).isLessThan(high);
     }
-    assertThat(mem.peekPcpPages()).isGreaterThanOrEqualTo(high - 3);
+    mem.checkConsistency();
+  }
+
+  @Test
+  void aCpuThatReusesTheSamePagesEndsUpKeepingThemAndLeavesTheZoneAlone() {
+    PhysMem mem = boot64();
+    Zone z = mem.node(0).normalZone();
+    int round = 1500; // under high_max (2048), far above high_min (64)
+    for (int r = 0; r < 4; r++) {
+      List<Page> pages = new ArrayList<>();
+      for (int i = 0; i < round; i++) {
+        pages.add(mem.allocPages(Gfp.KERNEL, 0));
+      }
+      for (Page p : pages) {
+        mem.freePages(p, 0);
+        assertThat(mem.peekPcpPages()).isLessThanOrEqualTo(myPcp(mem).highMax);
+      }
+    }
+    PerCpuPages p = myPcp(mem);
+    assertThat(p.high).as("grown to hold a round").isGreaterThanOrEqualTo(round);
+    assertThat(mem.peekPcpPages()).as("the round, and what the last refill brought").isGreaterThanOrEqualTo(round);
+    long free = z.peekNrFreePages();
+    List<Page> again = new ArrayList<>();
+    for (int i = 0; i < round; i++) {
+      again.add(mem.allocPages(Gfp.KERNEL, 0));
+    }
+    assertThat(z.peekNrFreePages()).as("a whole round from the CPU's list: the buddy lists untouched").isEqualTo(free);
+    for (Page q : again) {
+      mem.freePages(q, 0);
+    }
+    assertThat(z.peekNrFreePages()).as("and back onto it").isEqualTo(free);
+    mem.checkConsistency();
+  }
+
+  @Test
+  void aListAtHighGivesPagesBackAndNeverHoldsMoreThanHighMax() {
+    PhysMem mem = boot64();
+    List<Page> pages = new ArrayList<>();
+    for (int i = 0; i < 3 * 2048; i++) {
+      pages.add(mem.allocPages(Gfp.KERNEL, 0));
+    }
+    PerCpuPages p = myPcp(mem);
+    assertThat(p.high).as("refills raised high to high_max").isEqualTo(p.highMax);
+    for (Page q : pages) {
+      mem.freePages(q, 0);
+      assertThat(mem.peekPcpPages()).isLessThan(p.highMax);
+    }
+    assertThat(mem.peekPcpPages()).isGreaterThanOrEqualTo(p.highMax - (3 << PerCpuPages.PCP_BATCH_SCALE_MAX) - 3);
+    mem.checkConsistency();
+  }
+
+  @Test
+  void theVmstatWorkDecaysHighByAnEighthDownToHighMin() {
+    PhysMem mem = boot64();
+    List<Page> pages = new ArrayList<>();
+    for (int i = 0; i < 1500; i++) {
+      pages.add(mem.allocPages(Gfp.KERNEL, 0));
+    }
+    for (Page q : pages) {
+      mem.freePages(q, 0);
+    }
+    PerCpuPages p = myPcp(mem);
+    int high = p.high;
+    int count = mem.peekPcpPages() > 0 ? (int) mem.peekPcpPages() : 0;
+    assertThat(mem.vmstatUpdate()).isTrue();
+    int expect = Math.max(Math.max(count - (3 << 5), high - (high >> 3)), p.highMin);
+    assertThat(p.high).isEqualTo(expect);
+    assertThat(mem.peekPcpPages()).as("what lay above the new high went back").isLessThanOrEqualTo(expect);
+    int calls = 1;
+    while (mem.vmstatUpdate()) {
+      calls++;
+      assertThat(calls).isLessThan(200);
+    }
+    assertThat(p.high).isEqualTo(p.highMin);
+    assertThat(mem.peekPcpPages()).isLessThanOrEqualTo(p.highMin);
     mem.checkConsistency();
   }
 
