@@ -37,6 +37,15 @@ final class TlbEntry {
   /** The frame's offset within {@link #chunk}. */
   long chunkOffset;
   /**
+   * The frame's absolute address ({@link #chunk}'s address + {@link #chunkOffset}), 0 while
+   * {@link #chunk} is null: the hit path reads and writes the frame through
+   * {@code UserAccess.RAM} at this address, with no bounds or liveness check of its own. Safe
+   * because this entry holds {@link #chunk}, which keeps the chunk's memory allocated (a chunk
+   * is freed only by the garbage collector, once nothing refers to it), and the access stays
+   * within the frame ({@code UserAccess} checks the offset and width first).
+   */
+  long base;
+  /**
    * The frame's 64-byte lines this entry has marked written ({@code Frames.markLines}) since it
    * was filled: a store to one of them goes straight to the chunk. Reset on fill; a frame is
    * zeroed (and its mask cleared) only after every translation to it was flushed.
@@ -49,8 +58,8 @@ final class TlbEntry {
     this.tag = tag;
     this.data = touched ? walkResult | TOUCHED : walkResult;
     this.page = page;
-    this.chunk = chunk;
     this.chunkOffset = Walk.frame(walkResult) & (Frames.CHUNK_SIZE - 1);
+    chunk(chunk);
     this.lines = 0;
     this.filledAt = step;
   }
@@ -58,12 +67,18 @@ final class TlbEntry {
   void invalidate() {
     tag = INVALID;
     page = null;
-    chunk = null;
+    chunk(null);
+  }
+
+  /** The chunk holding the frame, or null (never written): sets {@link #chunk} and {@link #base}. */
+  void chunk(@Nullable MemorySegment c) {
+    chunk = c;
+    base = c == null ? 0 : c.address() + chunkOffset;
   }
 
   /** The frame is now touched and its chunk is {@code c}. */
   void touched(MemorySegment c) {
-    chunk = c;
+    chunk(c);
     data |= TOUCHED;
   }
 

@@ -33,6 +33,13 @@ final class UserAccess {
   private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final ValueLayout.OfInt LE32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
   private static final ValueLayout.OfLong LE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+  /**
+   * All of the address space as one segment: the hit path accesses a frame at its absolute
+   * address ({@link TlbEntry#base}) through this constant, which the JIT folds, instead of
+   * through the chunk's segment, whose bounds and liveness checks are loads on the hit path.
+   * A restricted method ({@code reinterpret}): the JVM runs with {@code --enable-native-access}.
+   */
+  private static final MemorySegment RAM = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
   private static final long NEED_READ = Entry.USER;
   private static final long NEED_WRITE = Entry.USER | Entry.WRITE;
   /** Page types a user mapping never points to: a page with one of them was freed and reused. */
@@ -55,22 +62,22 @@ final class UserAccess {
     }
     checkInUse(mmu, t, e, page, mm, addr, false);
     t.ok();
-    MemorySegment chunk = e.chunk;
-    if (chunk == null) {
+    long base = e.base;
+    if (base == 0) {
       return loadUntouched(mmu, e, e.frame() | off, width);
     }
-    long at = e.chunkOffset | off;
+    long at = base + off;
     return switch (width) {
-      case 8 -> chunk.get(LE64, at);
-      case 4 -> chunk.get(LE32, at) & 0xFFFF_FFFFL;
-      case 2 -> chunk.get(LE16, at) & 0xFFFFL;
-      default -> chunk.get(ValueLayout.JAVA_BYTE, at) & 0xFFL;
+      case 8 -> RAM.get(LE64, at);
+      case 4 -> RAM.get(LE32, at) & 0xFFFF_FFFFL;
+      case 2 -> RAM.get(LE16, at) & 0xFFFFL;
+      default -> RAM.get(ValueLayout.JAVA_BYTE, at) & 0xFFL;
     };
   }
 
   /** A load from a frame whose chunk was never written when the entry was filled: maybe it is now. */
   private static long loadUntouched(Mmu mmu, TlbEntry e, long pa, int width) {
-    e.chunk = mmu.frames.chunkSegment(pa, false);
+    e.chunk(mmu.frames.chunkSegment(pa, false));
     return mmu.frames.load(pa, width);
   }
 
@@ -86,27 +93,25 @@ final class UserAccess {
     // The entry's fields are read before the in-use check's acquire loads (only this CPU
     // changes them, so they are the same after the point).
     Page page = e.page;
-    MemorySegment chunk = e.chunk;
-    long at = e.chunkOffset | off;
     boolean touched = (e.data & TlbEntry.TOUCHED) != 0;
     if (mmu.exploring) {
       mmu.sched.point(OpKind.WRITE, page, "user store");
     }
     checkInUse(mmu, t, e, page, mm, addr, true);
     if (!touched) {
-      chunk = mmu.frames.chunkSegment(e.frame(), true);
-      e.touched(chunk);
+      e.touched(mmu.frames.chunkSegment(e.frame(), true));
     }
     long lines = Frames.lineBits(off, width);
     if ((e.lines & lines) != lines) {
-      Frames.markLines(chunk, e.chunkOffset, lines);
+      Frames.markLines(e.chunk, e.chunkOffset, lines);
       e.lines |= lines;
     }
+    long at = e.base + off;
     switch (width) {
-      case 8 -> chunk.set(LE64, at, value);
-      case 4 -> chunk.set(LE32, at, (int) value);
-      case 2 -> chunk.set(LE16, at, (short) value);
-      default -> chunk.set(ValueLayout.JAVA_BYTE, at, (byte) value);
+      case 8 -> RAM.set(LE64, at, value);
+      case 4 -> RAM.set(LE32, at, (int) value);
+      case 2 -> RAM.set(LE16, at, (short) value);
+      default -> RAM.set(ValueLayout.JAVA_BYTE, at, (byte) value);
     }
     t.ok();
     return null;
