@@ -225,7 +225,8 @@ final class RunCommand implements Callable<Integer> {
         throw new IllegalStateException("interrupted", e);
       }
     }
-    long elapsed = System.nanoTime() - start[0] - (long) (warmup * 1e9);
+    // Zero if every thread failed before the measured part began (then no rate is meaningful).
+    long elapsed = Math.max(0, System.nanoTime() - start[0] - (long) (warmup * 1e9));
     long warmupFaults = 0;
     for (Worker w : workers) {
       warmupFaults += w.warmupFaults;
@@ -260,13 +261,13 @@ final class RunCommand implements Callable<Integer> {
       m.put("warmupSeconds", warmup);
       m.put("warmupFaults", warmupFaults);
       m.put("faults", total);
-      m.put("faultsPerSecond", Math.round(total / secs));
+      m.put("faultsPerSecond", rate(total, secs));
       List<Object> per = new ArrayList<>();
       for (Worker w : workers) {
         Map<String, Object> pw = new LinkedHashMap<>();
         pw.put("thread", w.index);
         pw.put("faults", w.faults);
-        pw.put("faultsPerSecond", Math.round(w.faults / (w.nanos > 0 ? w.nanos / 1e9 : secs)));
+        pw.put("faultsPerSecond", rate(w.faults, w.nanos > 0 ? w.nanos / 1e9 : secs));
         pw.put("cpuSeconds", w.cpuNanos < 0 ? null : w.cpuNanos / 1e9);
         pw.put("faultsPerCpuSecond", w.cpuNanos <= 0 ? null : Math.round(w.faults / (w.cpuNanos / 1e9)));
         pw.put("failed", w.failure != null);
@@ -290,9 +291,9 @@ final class RunCommand implements Callable<Integer> {
           warmup > 0 ? String.format(" after a %.2f s warm-up (%,d faults, not counted)", warmup, warmupFaults) : "");
       for (Worker w : workers) {
         out.printf("  thread %d: %,d faults, %,d faults/s%s%n", w.index, w.faults,
-            Math.round(w.faults / (w.nanos > 0 ? w.nanos / 1e9 : secs)), w.failure != null ? " FAILED" : "");
+            rate(w.faults, w.nanos > 0 ? w.nanos / 1e9 : secs), w.failure != null ? " FAILED" : "");
       }
-      out.printf("total: %,d faults, %,d faults/s (vmstat pgfault %,d)%n", total, Math.round(total / secs), pgfault);
+      out.printf("total: %,d faults, %,d faults/s (vmstat pgfault %,d)%n", total, rate(total, secs), pgfault);
       StringBuilder cpu = new StringBuilder("cpu time:");
       for (Worker w : workers) {
         cpu.append(w.index == 0 ? " " : ", ").append("thread ").append(w.index).append(' ')
@@ -392,6 +393,11 @@ final class RunCommand implements Callable<Integer> {
     } finally {
       w.faults = faults;
     }
+  }
+
+  /** {@code n} per second over {@code secs}, rounded; 0 over no time. */
+  static long rate(long n, double secs) {
+    return secs > 0 ? Math.round(n / secs) : 0;
   }
 
   /** The calling thread's CPU time in nanoseconds, or -1 if the JVM does not measure it. */
