@@ -35,7 +35,9 @@ class SeqCountTest {
     AtomicLong accepted = new AtomicLong();
     AtomicLong torn = new AtomicLong();
     Threads.run(() -> {
-      for (long i = 1; i <= 200_000; i++) {
+      // Until the reader has accepted a read too: on a loaded machine the writer's 200,000
+      // sections can end before the reader thread first gets a core.
+      for (long i = 1; i <= 200_000 || accepted.get() == 0; i++) {
         lock.lock();
         seq.writeBegin();
         first = i;

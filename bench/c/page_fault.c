@@ -1,15 +1,18 @@
 /*
- * page_fault3: will-it-scale's page_fault3 loop against the real kernel, for comparison with
- * `./mmlab run page-fault3`. Each worker creates a 128 MiB file on /dev/shm (tmpfs: O_EXCL,
- * ftruncate, unlink), then maps it MAP_SHARED, writes one byte per page (one write fault each:
- * the first round allocates the page cache, later rounds find it), unmaps, repeats, until the
- * time is up.
+ * will-it-scale's page_fault1 and page_fault3 loops against the real kernel, for comparison with
+ * `./mmlab run page-fault` and `./mmlab run page-fault3`. One source, two programs:
  *
- *   page_fault3 [-t] N SECONDS
+ * - built plain, page_fault1: each worker maps 128 MiB MAP_PRIVATE|MAP_ANONYMOUS, writes one byte
+ *   per page (one write fault each), unmaps, repeats, until the time is up;
+ * - built with -DPAGE_FAULT3, page_fault3: each worker first creates a 128 MiB file on /dev/shm
+ *   (tmpfs: O_EXCL, ftruncate, unlink), then maps it MAP_SHARED in the same loop (the first round
+ *   allocates the page cache, later rounds find it).
+ *
+ *   page_fault1 [-t] N SECONDS        page_fault3 [-t] N SECONDS
  *
  * N workers: processes by fork (the default, will-it-scale's "processes" mode), or threads with
  * -t (one shared mm, its "threads" mode). Prints faults and faults/s per worker and in total.
- * Build and run: bench/c/run-page-fault.sh (gcc into /tmp).
+ * Build and run: bench/c/run-page-fault.sh and bench/c/run-page-fault3.sh (gcc into /tmp).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -23,6 +26,12 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef PAGE_FAULT3
+#define PROGRAM "page_fault3"
+#else
+#define PROGRAM "page_fault1"
+#endif
 
 #define MEMSIZE (128UL * 1024 * 1024)
 #define CLOCK_EVERY 256
@@ -43,6 +52,7 @@ static void worker(int i, double start, int who) {
   double deadline = start + seconds;
   unsigned long faults = 0;
   int done = 0;
+#ifdef PAGE_FAULT3
   char path[64];
   snprintf(path, sizeof path, "/dev/shm/willitscale.%d.%d", (int)getpid(), i);
   int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -50,12 +60,20 @@ static void worker(int i, double start, int who) {
     perror(path);
     exit(1);
   }
+#endif
   while (!done) {
+#ifdef PAGE_FAULT3
     char *c = mmap(NULL, MEMSIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+#else
+    char *c = mmap(NULL, MEMSIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#endif
     if (c == MAP_FAILED) {
       perror("mmap");
       exit(1);
     }
+#ifndef PAGE_FAULT3
+    madvise(c, MEMSIZE, MADV_NOHUGEPAGE); /* 4 KiB faults even with THP "always": the model has no THP yet */
+#endif
     for (unsigned long off = 0; off < MEMSIZE; off += pg) {
       c[off] = 0;
       faults++;
@@ -67,7 +85,9 @@ static void worker(int i, double start, int who) {
     munmap(c, MEMSIZE);
     if (now() >= deadline) done = 1;
   }
+#ifdef PAGE_FAULT3
   close(fd);
+#endif
   getrusage(who, &ru1);
   results[i].minflt = ru1.ru_minflt - ru0.ru_minflt;
   results[i].faults = faults;
@@ -124,7 +144,7 @@ int main(int argc, char **argv) {
            results[i].faults, results[i].faults / results[i].secs, results[i].minflt);
     total += results[i].faults;
   }
-  printf("page_fault3 (kernel): %d %s, %.2f s, total %lu faults, %.0f faults/s\n", n,
+  printf("%s (kernel): %d %s, %.2f s, total %lu faults, %.0f faults/s\n", PROGRAM, n,
          threads ? "threads" : "processes", elapsed, total, total / elapsed);
   return 0;
 }
