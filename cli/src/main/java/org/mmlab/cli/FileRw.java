@@ -6,7 +6,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 import org.jspecify.annotations.Nullable;
 import org.mmlab.explore.NativeSched;
@@ -73,40 +72,14 @@ final class FileRw {
       procs.add(p);
     }
     List<Totals> totals = new ArrayList<>();
-    List<Thread> ts = new ArrayList<>();
-    AtomicReference<@Nullable Throwable> failure = new AtomicReference<>();
-    CountDownLatch go = new CountDownLatch(1);
-    long[] start = new long[1];
     for (int i = 0; i < threads; i++) {
-      Totals t = new Totals();
-      totals.add(t);
-      Process p = procs.get(i);
-      int index = i;
-      Thread th = Thread.ofPlatform().name("cpu" + i).unstarted(() -> {
-        sched.attach("cpu" + index);
-        try {
-          go.await();
-          loop(p, index, t, start[0] + (long) (seconds * 1e9));
-        } catch (Throwable e) {
-          failure.compareAndSet(null, e);
-        } finally {
-          sched.detach();
-        }
-      });
-      ts.add(th);
-      th.start();
+      totals.add(new Totals());
     }
-    start[0] = System.nanoTime();
-    go.countDown();
-    for (Thread th : ts) {
-      try {
-        th.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted", e);
-      }
-    }
-    double secs = (System.nanoTime() - start[0]) / 1e9;
+    Workers.Outcome outcome = Workers.run(sched, threads,
+        (index, start) -> loop(procs.get(index), index, totals.get(index), start + (long) (seconds * 1e9)));
+    AtomicReference<@Nullable Throwable> failure = new AtomicReference<>(outcome.firstFailure());
+    long started = outcome.startNanos();
+    double secs = (System.nanoTime() - started) / 1e9;
     boolean exitOk = true;
     for (Process p : procs) {
       try {

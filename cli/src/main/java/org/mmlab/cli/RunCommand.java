@@ -181,52 +181,32 @@ final class RunCommand implements Callable<Integer> {
     }
 
     List<Worker> workers = new ArrayList<>();
-    List<Thread> ts = new ArrayList<>();
-    AtomicReference<@Nullable Throwable> firstFailure = new AtomicReference<>();
-    long[] start = new long[1];
-    java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
     for (int i = 0; i < threads; i++) {
-      Worker w = new Worker(i);
-      workers.add(w);
-      Process p = procs.get(sameMm ? 0 : i);
-      Thread t = Thread.ofPlatform().name("cpu" + i).unstarted(() -> {
-        sched.attach("cpu" + w.index);
-        try {
-          go.await();
-          long measured = start[0] + (long) (warmup * 1e9);
-          if (warmup > 0) {
-            runLoop(p, w, measured);
-            w.warmupFaults = w.faults;
-            w.faults = 0;
-          }
-          long from = Math.max(measured, System.nanoTime());
-          long cpuFrom = threadCpuNanos();
-          runLoop(p, w, measured + (long) (seconds * 1e9));
-          w.nanos = System.nanoTime() - from;
-          long cpuTo = threadCpuNanos();
-          w.cpuNanos = cpuFrom < 0 || cpuTo < 0 ? -1 : cpuTo - cpuFrom;
-        } catch (Throwable e) {
-          w.failure = e;
-          firstFailure.compareAndSet(null, e);
-        } finally {
-          sched.detach();
-        }
-      });
-      ts.add(t);
-      t.start();
+      workers.add(new Worker(i));
     }
-    start[0] = System.nanoTime();
-    go.countDown();
-    for (Thread t : ts) {
-      try {
-        t.join();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException("interrupted", e);
+    Workers.Outcome outcome = Workers.run(sched, threads, (index, start) -> {
+      Worker w = workers.get(index);
+      Process p = procs.get(sameMm ? 0 : index);
+      long measured = start + (long) (warmup * 1e9);
+      if (warmup > 0) {
+        runLoop(p, w, measured);
+        w.warmupFaults = w.faults;
+        w.faults = 0;
       }
+      long from = Math.max(measured, System.nanoTime());
+      long cpuFrom = threadCpuNanos();
+      runLoop(p, w, measured + (long) (seconds * 1e9));
+      w.nanos = System.nanoTime() - from;
+      long cpuTo = threadCpuNanos();
+      w.cpuNanos = cpuFrom < 0 || cpuTo < 0 ? -1 : cpuTo - cpuFrom;
+    });
+    for (Worker w : workers) {
+      w.failure = outcome.failures().get(w.index);
     }
+    AtomicReference<@Nullable Throwable> firstFailure = new AtomicReference<>(outcome.firstFailure());
+    long started = outcome.startNanos();
     // Zero if every thread failed before the measured part began (then no rate is meaningful).
-    long elapsed = Math.max(0, System.nanoTime() - start[0] - (long) (warmup * 1e9));
+    long elapsed = Math.max(0, System.nanoTime() - started - (long) (warmup * 1e9));
     long warmupFaults = 0;
     for (Worker w : workers) {
       warmupFaults += w.warmupFaults;
