@@ -106,7 +106,11 @@ final class UserAccess {
       Frames.markLines(e.chunk, e.chunkOffset, lines);
       e.lines |= lines;
     }
-    long at = e.base + off;
+    long base = e.base;
+    if (base == 0) { // cannot happen (a touched entry has its chunk); never write through address 0
+      throw new IllegalStateException("TLB entry without a frame address: " + e.describe(addr & -Frames.PAGE_SIZE));
+    }
+    long at = base + off;
     switch (width) {
       case 8 -> RAM.set(LE64, at, value);
       case 4 -> RAM.set(LE32, at, (int) value);
