@@ -175,7 +175,7 @@ class PerCpuPagesTest {
     }
     PerCpuPages p = myPcp(mem);
     int high = p.high;
-    int count = mem.peekPcpPages() > 0 ? (int) mem.peekPcpPages() : 0;
+    int count = (int) mem.peekPcpPages();
     assertThat(mem.vmstatUpdate()).isTrue();
     int expect = Math.max(Math.max(count - (3 << 5), high - (high >> 3)), p.highMin);
     assertThat(p.high).isEqualTo(expect);
