@@ -29,6 +29,12 @@ import org.mmlab.debug.Where;
  *   <li>a CPU finishing inside an RCU read section or holding a lock.</li>
  * </ul>
  *
+ * <h2>Order</h2>
+ * Set-up (CPUs, the strategy, the budget); the driver loop (enabled set, choice, step record,
+ * the verdicts above); what strategies see of the state; the {@link Sched} operations a CPU
+ * calls (points, waits, retries, wakes, lock bookkeeping); RCU (read sections, grace periods,
+ * callbacks). One idea throughout: one execution's scheduler.
+ *
  * <h2>Determinism</h2>
  * Object ids, CPU ids and the grace-period machinery are per execution and depend only on the
  * order of steps; the trace hash covers (cpu, kind, object) of every step, so a replay that

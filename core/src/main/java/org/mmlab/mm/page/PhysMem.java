@@ -25,7 +25,7 @@ import org.mmlab.sync.MightSleep;
  *   <li>The memory map: {@link #pfnToPage}, {@link #pfnValid}, {@link #sections()}.</li>
  *   <li>Allocation: {@link #allocPages}, {@link #folioAlloc}, the {@link FailHook}; per-CPU
  *       page lists in front of the buddy lists (see {@link Zone}), {@link #drainAllPages},
- *       {@link #zonePcpDisable}.</li>
+ *       {@link #zonePcpDisable}, and their periodic decay ({@link #vmstatUpdate}).</li>
  *   <li>Freeing: {@link #freePages}, {@link #freeFrozenPages}, {@link Folio#folioPut}.</li>
  *   <li>Accounting ({@link #nrFreePages}, {@link #pgalloc}, {@link #pgfree}) and the
  *       consistency walk ({@link #checkConsistency}), registered with the scheduler.</li>

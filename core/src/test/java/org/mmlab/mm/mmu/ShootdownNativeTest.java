@@ -49,6 +49,7 @@ class ShootdownNativeTest {
     Spinlock ptl = pte.table().ptl();
     AtomicLong published = new AtomicLong();
     AtomicBoolean done = new AtomicBoolean();
+    AtomicBoolean readerStopped = new AtomicBoolean();
     AtomicLong violations = new AtomicLong();
     AtomicLong loads = new AtomicLong();
     AtomicLong faults = new AtomicLong();
@@ -82,6 +83,7 @@ class ShootdownNativeTest {
       } finally {
         m.mmu.enterKernel(me);
         loads.set(n);
+        readerStopped.set(true);
       }
     };
     AtomicLong remaps = new AtomicLong();
@@ -102,6 +104,11 @@ class ShootdownNativeTest {
         remaps.set(k);
       }
       done.set(true);
+      // The mapping goes only after the reader's last load: one that began before it saw done
+      // would otherwise fault on the cleared entry (test infrastructure, not model state).
+      while (!readerStopped.get() && failure.get() == null) {
+        Thread.onSpinWait();
+      }
       m.clearPte(ADDR);
       m.mmu.flushTlbRange(m.mm, ADDR, ADDR + 4096);
       current.putPage();
