@@ -101,7 +101,7 @@ final class ExploreCommand implements Callable<Integer> {
     if (stress) {
       return stress(s, v);
     }
-    Explorer.Config cfg = config(s, v, executions == null ? 10_000 : executions, Duration.ofSeconds(30));
+    Explorer.Config cfg = config(s, v, executions == null ? 10_000 : executions, Explorer.DEFAULT_TIME_LIMIT);
     PrintStream err = System.err;
     boolean tty = System.console() != null && !json;
     if (!json) {

@@ -66,7 +66,11 @@ public final class NativeSched extends Sched {
   private final ConcurrentLinkedQueue<Callback> callbacks = new ConcurrentLinkedQueue<>();
   private final AtomicLong callbacksQueued = new AtomicLong();
   private final AtomicLong callbacksDone = new AtomicLong();
+  /** The running rcuo thread, or null; written under {@link #rcuoLock}. */
   private volatile @Nullable Thread rcuo;
+  private final Object rcuoLock = new Object();
+  /** How long rcuo waits for a callback before it exits (the next {@code call_rcu} starts another). */
+  private static final long RCUO_IDLE_NANOS = 100_000_000L;
 
   private record Callback(long seq, Runnable fn) {}
 
@@ -377,38 +381,63 @@ public final class NativeSched extends Sched {
     long seq = gpStarted.incrementAndGet();
     callbacks.add(new Callback(seq, callback));
     callbacksQueued.incrementAndGet();
-    Thread t = rcuo;
-    if (t == null) {
-      synchronized (this) {
-        if (rcuo == null) {
-          t = Thread.ofPlatform().daemon().name("rcuo").start(this::rcuoLoop);
-          rcuo = t;
-        }
+    Thread t;
+    synchronized (rcuoLock) {
+      t = rcuo;
+      if (t == null) {
+        rcuo = Thread.ofPlatform().daemon().name("rcuo").start(this::rcuoLoop);
+        return;
       }
-    } else {
-      LockSupport.unpark(t);
     }
+    LockSupport.unpark(t);
   }
 
-  /** The offloaded-callbacks thread: waits for a grace period, then runs a batch. */
+  /**
+   * The offloaded-callbacks thread: waits for a grace period, then runs a batch. It sleeps
+   * without a timer while callbacks keep coming and exits (detaching its CPU) once none came for
+   * {@link #RCUO_IDLE_NANOS}; {@link #callRcu} starts a new one. Before, it polled every
+   * millisecond forever: each test's kernel left one such thread behind, holding that kernel, and
+   * a full test run spent more time in their wake-ups than in the tests.
+   *
+   * <p>The exit is decided under {@link #rcuoLock} on an empty queue, and {@link #callRcu}
+   * queues before it takes that lock: either it sees this thread gone and starts another, or this
+   * thread sees the callback.
+   */
   private void rcuoLoop() {
     attach("rcuo");
     detachIdle();
-    while (true) {
-      if (callbacks.isEmpty()) {
-        LockSupport.parkNanos(1_000_000);
-        continue;
+    try {
+      while (true) {
+        if (callbacks.isEmpty()) {
+          LockSupport.parkNanos(RCUO_IDLE_NANOS);
+          if (callbacks.isEmpty()) {
+            synchronized (rcuoLock) {
+              if (callbacks.isEmpty()) {
+                rcuo = null;
+                return;
+              }
+            }
+          }
+          continue;
+        }
+        List<Callback> batch = new ArrayList<>();
+        for (Callback cb; (cb = callbacks.poll()) != null; ) {
+          batch.add(cb);
+        }
+        waitForReaders(cpu());
+        for (Callback cb : batch) {
+          gpCompletedMax.accumulateAndGet(cb.seq(), Math::max);
+          cb.fn().run();
+          callbacksDone.incrementAndGet();
+        }
       }
-      List<Callback> batch = new ArrayList<>();
-      for (Callback cb; (cb = callbacks.poll()) != null; ) {
-        batch.add(cb);
+    } finally {
+      synchronized (rcuoLock) {
+        if (rcuo == Thread.currentThread()) {
+          rcuo = null; // a callback threw: the next call_rcu starts a new thread
+        }
       }
-      waitForReaders(cpu());
-      for (Callback cb : batch) {
-        gpCompletedMax.accumulateAndGet(cb.seq(), Math::max);
-        cb.fn().run();
-        callbacksDone.incrementAndGet();
-      }
+      detach();
     }
   }
 

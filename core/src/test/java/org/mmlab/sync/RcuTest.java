@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -109,6 +110,38 @@ class RcuTest {
     });
     assertThat(freedWhileReading).isFalse();
     assertThat(seen[0]).isEqualTo(1);
+  }
+
+  /**
+   * The callbacks thread does not outlive its work: once idle it exits, and the next
+   * {@code call_rcu} starts another that runs the callback. (It used to poll every millisecond
+   * forever, one thread per kernel that ever freed through RCU, holding that kernel.)
+   */
+  @Test
+  void theCallbacksThreadExitsWhenIdleAndANewCallbackStartsAnother() {
+    int rounds = 20;
+    AtomicInteger ran = new AtomicInteger();
+    for (int i = 0; i < rounds; i++) {
+      NativeSched sched = new NativeSched();
+      Rcu rcu = new Rcu(sched);
+      sched.callRcu(ran::incrementAndGet);
+      rcu.barrier();
+    }
+    assertThat(ran).hasValue(rounds);
+    Threads.until(() -> rcuoThreads() == 0, "every idle rcuo thread to exit");
+    NativeSched sched = new NativeSched();
+    Rcu rcu = new Rcu(sched);
+    sched.callRcu(ran::incrementAndGet);
+    rcu.barrier();
+    Threads.until(() -> rcuoThreads() == 0, "the rcuo thread to exit");
+    sched.callRcu(ran::incrementAndGet);
+    rcu.barrier();
+    assertThat(ran).as("a callback after the thread exited still runs").hasValue(rounds + 2);
+  }
+
+  private static long rcuoThreads() {
+    Threads.sleep(10);
+    return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("rcuo") && t.isAlive()).count();
   }
 
   @Test
