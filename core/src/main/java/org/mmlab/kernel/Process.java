@@ -9,6 +9,7 @@ import org.mmlab.mm.mmap.MmapFile;
 import org.mmlab.mm.shmem.OpenFile;
 import org.mmlab.mm.mmu.Fault;
 import org.mmlab.mm.mmu.Mmu;
+import org.mmlab.mm.mmu.Tlb;
 import org.mmlab.mm.mmu.MmuContext;
 import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.vma.MmStruct;
@@ -252,13 +253,13 @@ public final class Process {
     Cpu cpu = enterUser();
     Mmu mmu = kernel.mmu();
     try {
+      Tlb t = mmu.tlb(cpu);
       while (true) {
-        long v = mmu.load(cpu, context, addr, width);
-        Fault f = mmu.lastFault(cpu);
-        if (f == null) {
+        long v = mmu.load(t, context, addr, width);
+        if (!t.faulted()) {
           return new Loaded(v, null);
         }
-        Signal s = handle(cpu, f);
+        Signal s = handle(cpu, t.faultAddress(), t.faultWrite());
         if (s != null) {
           return new Loaded(0, s);
         }
@@ -273,12 +274,12 @@ public final class Process {
     Cpu cpu = enterUser();
     Mmu mmu = kernel.mmu();
     try {
+      Tlb t = mmu.tlb(cpu);
       while (true) {
-        Fault f = mmu.store(cpu, context, addr, width, value);
-        if (f == null) {
+        if (mmu.tryStore(t, context, addr, width, value)) {
           return null;
         }
-        Signal s = handle(cpu, f);
+        Signal s = handle(cpu, t.faultAddress(), t.faultWrite()); // no Fault object on this path
         if (s != null) {
           return s;
         }
@@ -373,14 +374,18 @@ public final class Process {
    * stays in the kernel).
    */
   private @Nullable Signal handle(Cpu cpu, Fault f) {
+    return handle(cpu, f.address(), f.write());
+  }
+
+  private @Nullable Signal handle(Cpu cpu, long address, boolean write) {
     Mmu mmu = kernel.mmu();
     mmu.enterKernel(cpu);
-    FaultResult r = kernel.faults().userFault(mm, f.address(), f.write());
+    FaultResult r = kernel.faults().userFault(mm, address, write);
     if (r != FaultResult.HANDLED) {
-      return Signal.of(r, f.address());
+      return Signal.of(r, address);
     }
     // Keyed by address and kind: the next access faulting elsewhere is progress, not a spin.
-    kernel.sched().retry("user access after a handled fault", (f.address() << 1) | (f.write() ? 1 : 0), null);
+    kernel.sched().retry("user access after a handled fault", (address << 1) | (write ? 1 : 0), null);
     mmu.enterUser(cpu, context);
     return null;
   }

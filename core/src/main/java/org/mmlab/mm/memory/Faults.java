@@ -9,7 +9,9 @@ import org.mmlab.mm.page.Gfp;
 import org.mmlab.mm.page.Page;
 import org.mmlab.mm.page.PageFlag;
 import org.mmlab.mm.page.PhysMem;
+import org.mmlab.mm.page.PtDesc;
 import org.mmlab.mm.pgtable.Entry;
+import org.mmlab.mm.pgtable.Level;
 import org.mmlab.mm.pgtable.MmuGather;
 import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.mm.pgtable.PageTables.Slot;
@@ -182,54 +184,72 @@ public final class Faults {
   }
 
   private FaultResult handleMmFault(Vma vma, long addr, boolean write, int gfp, long spec, int faultFlags) {
+    // The tables on the way as descriptors, each entry's index being its level's index of addr:
+    // no Slot per level (the fault path allocates nothing on the Java heap, so a run's worker
+    // threads never trigger a collection that moves their per-CPU state side by side).
     PageTables pt = vma.mm().pageTables();
-    Slot pud = pt.pudAlloc(addr, gfp);
+    PtDesc pud = pt.pudTableAlloc(addr, gfp);
     if (pud == null) {
       return FaultResult.OOM;
     }
-    Slot pmd = pt.pmdAlloc(pud, addr, gfp);
+    PtDesc pmd = pt.pmdTableAlloc(pud, addr, gfp);
     if (pmd == null) {
       return FaultResult.OOM;
     }
-    Slot pte = pt.pteAlloc(pmd, addr, gfp);
+    PtDesc pte = pt.pteTableAlloc(pmd, addr, gfp);
     if (pte == null) {
       return FaultResult.OOM;
     }
     return handlePteFault(vma, pmd, pte, addr & -4096L, write, gfp, spec, faultFlags);
   }
 
-  private FaultResult handlePteFault(Vma vma, Slot pmd, Slot pte, long addr, boolean write, int gfp, long spec,
+  /** The slot of {@code addr}'s entry in {@code table}, a table of {@code level} (for the paths that take one). */
+  private static Slot slot(PtDesc table, Level level, long addr) {
+    return new Slot(table, level.index(addr), level);
+  }
+
+  /** {@code pte_offset_map_lock}'s lock: the PMD entry loaded again, and the lock of the table it points to. */
+  private static Spinlock pteLock(PageTables pt, PtDesc pmd, long addr) {
+    int i = Level.PMD.index(addr);
+    return pt.pteLockptr(pmd, i, pt.load(pmd, i, Level.PMD));
+  }
+
+  /** {@code handle_pte_fault}: {@code pmd} and {@code pte} are the PMD and PTE tables holding {@code addr}'s entries. */
+  private FaultResult handlePteFault(Vma vma, PtDesc pmd, PtDesc pte, long addr, boolean write, int gfp, long spec,
       int faultFlags) {
     PageTables pt = vma.mm().pageTables();
-    long orig = pt.load(pte);
+    int i = Level.PTE.index(addr);
+    long orig = pt.load(pte, i, Level.PTE);
     if (Entry.isNone(orig)) {
       if (vma.isAnonymous()) {
         return doAnonymousPage(vma, pmd, pte, addr, write, gfp, spec);
       }
       // struct vm_fault is made here, on the file path only: anonymous faults allocate nothing.
-      return spec >= 0 ? FaultResult.RETRY : fileFaults.doFault(new VmFault(vma, faultFlags), pmd, pte, addr, write);
+      return spec >= 0 ? FaultResult.RETRY
+          : fileFaults.doFault(new VmFault(vma, faultFlags), slot(pmd, Level.PMD, addr), slot(pte, Level.PTE, addr),
+              addr, write);
     }
     if (!Entry.isPresent(orig)) {
       throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "non-present PTE " + Entry.describe(orig) + " at 0x"
           + Long.toHexString(addr) + ": no swap or migration is modelled yet", List.of(), List.of()));
     }
-    Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
+    Spinlock ptl = pteLock(pt, pmd, addr);
     ptl.lock();
     if (!specValid(vma, spec)) {
       ptl.unlock();
       return FaultResult.RETRY;
     }
-    long e = pt.load(pte);
+    long e = pt.load(pte, i, Level.PTE);
     if (e != orig) {
       ptl.unlock();
       return FaultResult.HANDLED;
     }
     if (write && !Entry.isWrite(e)) {
-      return doWpPage(vma, pmd, pte, ptl, addr, e, gfp, spec);
+      return doWpPage(vma, pte, ptl, addr, e, gfp, spec);
     }
     long young = Entry.mkyoung(write ? Entry.mkdirty(e) : e);
     if (young != e) {
-      pt.store(pte, young, "ptep_set_access_flags");
+      pt.store(pte, i, young, "ptep_set_access_flags");
     }
     ptl.unlock();
     return FaultResult.HANDLED;
@@ -261,18 +281,20 @@ public final class Faults {
   }
 
   /** {@code do_anonymous_page}: the zero page on a read, a new zeroed page on a write. */
-  private FaultResult doAnonymousPage(Vma vma, Slot pmd, Slot pte, long addr, boolean write, int gfp, long spec) {
+  private FaultResult doAnonymousPage(Vma vma, PtDesc pmd, PtDesc pte, long addr, boolean write, int gfp,
+      long spec) {
     PageTables pt = vma.mm().pageTables();
+    int i = Level.PTE.index(addr);
     if (!write) {
       long entry = Entry.make(zeroPage.pfn(), pteFlags(vma, false) | Entry.SPECIAL);
-      Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
+      Spinlock ptl = pteLock(pt, pmd, addr);
       ptl.lock();
       if (!specValid(vma, spec)) {
         ptl.unlock();
         return FaultResult.RETRY;
       }
-      if (Entry.isNone(pt.load(pte))) {
-        pt.store(pte, entry, "set_pte_at");
+      if (Entry.isNone(pt.load(pte, i, Level.PTE))) {
+        pt.store(pte, i, entry, "set_pte_at");
       }
       ptl.unlock();
       return FaultResult.HANDLED;
@@ -282,31 +304,36 @@ public final class Faults {
       return FaultResult.OOM;
     }
     page.folioMarkUptodate();
-    Spinlock ptl = pt.pteLockptr(pmd, pt.load(pmd));
+    Spinlock ptl = pteLock(pt, pmd, addr);
     ptl.lock();
     if (!specValid(vma, spec)) {
       ptl.unlock();
       page.folioPut();
       return FaultResult.RETRY;
     }
-    if (!Entry.isNone(pt.load(pte))) {
+    if (!Entry.isNone(pt.load(pte, i, Level.PTE))) {
       ptl.unlock();
       page.folioPut();
       return FaultResult.HANDLED;
     }
-    mapNewAnon(vma, pte, page, addr);
+    mapNewAnon(vma, pte, i, page, addr);
     ptl.unlock();
     return FaultResult.HANDLED;
   }
 
   /** {@code folio_add_new_anon_rmap} + counters + {@code set_pte_at}; the PTE lock is held. */
   static void mapNewAnon(Vma vma, Slot pte, Page page, long addr) {
+    mapNewAnon(vma, pte.table(), pte.index(), page, addr);
+  }
+
+  /** {@link #mapNewAnon(Vma, Slot, Page, long)} into entry {@code index} of the PTE table {@code pte}. */
+  static void mapNewAnon(Vma vma, PtDesc pte, int index, Page page, long addr) {
     MmStruct mm = vma.mm();
     page.setAnonMapping(mm);
     page.setIndex((addr - vma.peekStart()) / 4096 + vma.peekPgoff());
     page.mapcountInc();
     mm.addAnonRss(1);
-    mm.pageTables().store(pte, Entry.make(page.pfn(), pteFlags(vma, true)), "set_pte_at");
+    mm.pageTables().store(pte, index, Entry.make(page.pfn(), pteFlags(vma, true)), "set_pte_at");
   }
 
   /**
@@ -314,9 +341,9 @@ public final class Faults {
    * held (dropped on return). The zero page is copied ({@code wp_page_copy}); an anonymous page
    * mapped once is reused ({@code wp_can_reuse_anon_folio}).
    */
-  private FaultResult doWpPage(Vma vma, Slot pmd, Slot pte, Spinlock ptl, long addr, long orig, int gfp,
-      long spec) {
+  private FaultResult doWpPage(Vma vma, PtDesc pteTable, Spinlock ptl, long addr, long orig, int gfp, long spec) {
     PageTables pt = vma.mm().pageTables();
+    Slot pte = slot(pteTable, Level.PTE, addr); // the copy-on-write path may allocate
     Page old = null;
     if (!Entry.isSpecial(orig)) {
       Page page = mem.pfnToPage(Entry.pfn(orig));

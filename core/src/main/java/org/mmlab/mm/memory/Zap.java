@@ -45,15 +45,23 @@ final class Zap {
       if (pmd != null) {
         long pmdEntry = pt.load(pmd);
         if (Entry.isPresent(pmdEntry) && !Entry.isHuge(pmdEntry)) {
-          zapPteRange(mm, tlb, pmd, pmdEntry, a, next, evenCows);
+          long stopped = zapPteRange(mm, tlb, pmd, pmdEntry, a, next, evenCows);
+          if (stopped != next) {
+            a = stopped; // the gather filled and was flushed: the rest of this PMD, from a new walk
+            continue;
+          }
         }
       }
       a = next;
     }
   }
 
-  /** {@code zap_pte_range}: the PTEs of [start, end) in one PTE table, under its PTE lock. */
-  private void zapPteRange(MmStruct mm, MmuGather tlb, Slot pmd, long pmdEntry, long start, long end,
+  /**
+   * {@code zap_pte_range}: the PTEs of [start, end) in one PTE table, under its PTE lock. Returns
+   * where it stopped: {@code end}, or earlier if the gather filled ({@link MmuGather#MAX_PAGES});
+   * then the TLB was flushed before the PTE lock was dropped and the pages freed after it.
+   */
+  private long zapPteRange(MmStruct mm, MmuGather tlb, Slot pmd, long pmdEntry, long start, long end,
       boolean evenCows) {
     PageTables pt = mm.pageTables();
     // pte_offset_map_lock: the table (and its lock) found once, then the walk goes entry by entry.
@@ -62,9 +70,11 @@ final class Zap {
     ptl.lock();
     long anon = 0;
     long shmem = 0;
-    for (long a = start; a < end; a += 4096) {
-      Slot pte = new Slot(table, Level.PTE.index(a), Level.PTE);
-      long e = pt.load(pte);
+    boolean forceFlush = false;
+    long a = start;
+    for (; a < end; a += 4096) {
+      int i = Level.PTE.index(a);
+      long e = pt.load(table, i, Level.PTE);
       if (Entry.isNone(e)) {
         continue;
       }
@@ -72,7 +82,7 @@ final class Zap {
       if (!evenCows && (page == null || page.isAnon())) {
         continue; // zap_skip_check_mapping: keep private copies (and the zero page)
       }
-      long old = pt.getAndClear(pte, "ptep_get_and_clear_full");
+      long old = pt.getAndClear(table, i, "ptep_get_and_clear_full");
       tlb.track(a, a + 4096);
       if (page == null) {
         continue;
@@ -86,7 +96,11 @@ final class Zap {
           page.folio().folioTestSetDirty(); // folio_mark_dirty for a dirty PTE of a file page
         }
       }
-      tlb.removeFolio(page, a);
+      if (tlb.removeFolio(page, a)) {
+        forceFlush = true;
+        a += 4096;
+        break;
+      }
     }
     if (anon > 0) {
       mm.addAnonRss(-anon);
@@ -94,7 +108,14 @@ final class Zap {
     if (shmem > 0) {
       mm.addShmemRss(-shmem);
     }
+    if (forceFlush) {
+      tlb.flushTlbOnly(); // before the PTE lock goes: no CPU may keep a translation of a page about to be freed
+    }
     ptl.unlock();
+    if (forceFlush) {
+      tlb.flushMmu();
+    }
+    return a;
   }
 
   /**

@@ -303,6 +303,15 @@ public final class Mmu {
 
   /** {@link #store} with the CPU's state at hand. */
   public @Nullable Fault store(Tlb t, MmuContext mm, long addr, int width, long value) {
+    return tryStore(t, mm, addr, width, value) ? null : t.fault();
+  }
+
+  /**
+   * {@link #store} returning true if stored, false if it faulted; the fault is then in
+   * {@code t} ({@link Tlb#faultAddress}, {@link Tlb#faultWrite}), and no {@link Fault} object is
+   * made: the kernel's user-access loop uses this, so that a fault allocates nothing.
+   */
+  public boolean tryStore(Tlb t, MmuContext mm, long addr, int width, long value) {
     if (t.userMm != mm) {
       return UserAccess.storeFromKernel(this, t, mm, addr, width, value);
     }

@@ -101,8 +101,13 @@ public final class Tlb extends SyncObject {
   private int nextVictim;
   /** The last flush request serviced. */
   long serviced;
-  /** The fault of the last access that faulted. */
-  private @Nullable Fault fault;
+  /**
+   * The fault of the last access that faulted, in primitives: a miss records it without
+   * allocating (a {@link Fault} is made only when asked for, by {@link #fault}).
+   */
+  private long faultAddress;
+  private boolean faultWrite;
+  private Fault.Kind faultKind = Fault.Kind.NOT_PRESENT;
   /** True if the last access faulted (a primitive: cleared on every access without a GC barrier). */
   private boolean faulted;
   private long walks;
@@ -393,11 +398,28 @@ public final class Tlb extends SyncObject {
   }
 
   @Nullable Fault fault() {
-    return faulted ? fault : null;
+    return faulted ? new Fault(faultAddress, faultWrite, faultKind) : null;
   }
 
-  void setFault(Fault f) {
-    fault = f;
+  /** True if the last access faulted; {@link #faultAddress} and {@link #faultWrite} tell where and how. */
+  public boolean faulted() {
+    return faulted;
+  }
+
+  /** The address of the last fault (meaningful while {@link #faulted}). */
+  public long faultAddress() {
+    return faultAddress;
+  }
+
+  /** Whether the last fault was a write (meaningful while {@link #faulted}). */
+  public boolean faultWrite() {
+    return faultWrite;
+  }
+
+  void setFault(long address, boolean write, Fault.Kind kind) {
+    faultAddress = address;
+    faultWrite = write;
+    faultKind = kind;
     faulted = true;
   }
 

@@ -81,14 +81,15 @@ final class UserAccess {
     return mmu.frames.load(pa, width);
   }
 
-  static @Nullable Fault storeNow(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
+  /** A store in the mm the CPU runs: true if stored, false if it faulted (the fault is recorded in {@code t}). */
+  static boolean storeNow(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
     long off = addr & PAGE_MASK;
     if (off + width > Frames.PAGE_SIZE || !validWidth(width)) {
       return storeSplit(mmu, t, mm, addr, width, value);
     }
     TlbEntry e = translate(mmu, t, mm, addr, true);
     if (e == null) {
-      return t.fault();
+      return false;
     }
     // The entry's fields are read before the in-use check's acquire loads (only this CPU
     // changes them, so they are the same after the point).
@@ -118,7 +119,7 @@ final class UserAccess {
       default -> RAM.set(ValueLayout.JAVA_BYTE, at, (byte) value);
     }
     t.ok();
-    return null;
+    return true;
   }
 
   /** A load that crosses into the next page: both pages translated first, then one point each. */
@@ -146,14 +147,14 @@ final class UserAccess {
     return v;
   }
 
-  private static @Nullable Fault storeSplit(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
+  private static boolean storeSplit(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
     checkWidth(width);
     long second = (addr | PAGE_MASK) + 1;
     int n = (int) (second - addr);
     TlbEntry a = translate(mmu, t, mm, addr, true);
     TlbEntry b = a == null ? null : translate(mmu, t, mm, second, true);
     if (b == null) {
-      return t.fault();
+      return false;
     }
     mmu.sched.point(OpKind.WRITE, a.page, "user store");
     checkInUse(mmu, t, a, a.page, mm, addr, true);
@@ -166,7 +167,7 @@ final class UserAccess {
       mmu.frames.store8(b.frame() | (k - n), (int) (value >>> (8 * k)));
     }
     t.ok();
-    return null;
+    return true;
   }
 
   static long loadFromKernel(Mmu mmu, Tlb t, MmuContext mm, long addr, int width) {
@@ -178,7 +179,7 @@ final class UserAccess {
     }
   }
 
-  static @Nullable Fault storeFromKernel(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
+  static boolean storeFromKernel(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
     t.beginKernelAccess(mm);
     try {
       return storeNow(mmu, t, mm, addr, width, value);
@@ -253,17 +254,17 @@ final class UserAccess {
   private static @Nullable TlbEntry miss(Mmu mmu, Tlb t, MmuContext mm, long addr, boolean write, long tag, TlbEntry e, long need) {
     e.invalidate();
     if (Long.compareUnsigned(addr, Walk.USER_TOP) >= 0) {
-      t.setFault(new Fault(addr, write, Fault.Kind.NOT_PRESENT));
+      t.setFault(addr, write, Fault.Kind.NOT_PRESENT);
       return null;
     }
     t.countWalk();
     long r = Walk.walk(mmu.sched, mm.pageTables(), addr);
     if (r == 0) {
-      t.setFault(new Fault(addr, write, Fault.Kind.NOT_PRESENT));
+      t.setFault(addr, write, Fault.Kind.NOT_PRESENT);
       return null;
     }
     if ((r & need) != need) {
-      t.setFault(new Fault(addr, write, Fault.Kind.PROTECTION));
+      t.setFault(addr, write, Fault.Kind.PROTECTION);
       return null;
     }
     long pa = Walk.frame(r);

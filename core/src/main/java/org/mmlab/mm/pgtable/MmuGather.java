@@ -16,9 +16,15 @@ import org.mmlab.mm.page.PtDesc;
  * are freed as soon as they are unlinked, and the flush comes after. The explorer must find it
  * as a use-after-free (a walker reading a freed table, an access through a stale TLB entry).
  *
- * <p>Simplified: the kernel batches and may flush early when its batch fills; here everything
- * waits for {@link #finish}. x86 frees page tables after the flush IPIs, which also wait out
- * lockless GUP-fast walkers; the model has no GUP-fast yet.
+ * <p>Pages are batched as the kernel batches them: a gather holds at most {@link #MAX_PAGES}
+ * (its on-stack bundle and {@code MAX_GATHER_BATCH_COUNT} batch pages); {@link #removeFolio}
+ * returns true when that is reached, and the caller flushes early: the TLB before it drops the
+ * PTE lock ({@link #flushTlbOnly}, {@code tlb_flush_mmu_tlbonly}), the pages after
+ * ({@link #flushMmu}, {@code tlb_flush_mmu}), then goes on zapping. So a large munmap frees its
+ * pages in steps, each after a flush. Simplified: the kernel takes each batch page from the page
+ * allocator with {@code GFP_NOWAIT} (and flushes early if it cannot have one); the model counts
+ * the capacity without allocating. x86 frees page tables after the flush IPIs, which also wait
+ * out lockless GUP-fast walkers; the model has no GUP-fast yet.
  *
  * <p>Owned by one CPU for the duration of an unmap: not shared.
  */
@@ -29,6 +35,13 @@ public final class MmuGather {
     /** {@code flush_tlb_mm_range}: returns when no CPU can use a translation in [start, end) any more. */
     void flushTlbRange(long start, long end);
   }
+
+  /**
+   * Pages one gather holds before a forced flush, on x86-64 with 4 KiB pages:
+   * {@code MMU_GATHER_BUNDLE} (8) plus {@code MAX_GATHER_BATCH_COUNT} (10000 / 510 = 19) batches
+   * of {@code MAX_GATHER_BATCH} (510 pointers in a page after the batch header).
+   */
+  public static final int MAX_PAGES = 8 + (10_000 / 510) * 510;
 
   private final PageTables tables;
   private final Flusher flusher;
@@ -68,19 +81,50 @@ public final class MmuGather {
   }
 
   /**
-   * {@code tlb_remove_folio}: the caller unmapped one mapping of {@code folio} at {@code addr}
-   * and hands over the reference that mapping held; it is dropped after the flush.
+   * {@code __tlb_remove_folio_pages}: the caller unmapped one mapping of {@code folio} at
+   * {@code addr} and hands over the reference that mapping held; it is dropped after the flush.
+   * Returns true if the gather is now full: the caller must flush ({@link #flushTlbOnly} before
+   * dropping the PTE lock, {@link #flushMmu} after) before it hands over more.
    */
-  public void removeFolio(Folio folio, long addr) {
+  public boolean removeFolio(Folio folio, long addr) {
     track(addr, addr + 1);
     if (freeBeforeFlush) {
       folio.folioPut();
-    } else {
-      freedFolios.add(folio);
+      return false;
     }
+    freedFolios.add(folio);
+    return freedFolios.size() >= MAX_PAGES;
   }
 
-  /** True if nothing was unmapped. */
+  /**
+   * {@code tlb_flush_mmu_tlbonly}: flushes the range gathered so far and starts a new one
+   * ({@code __tlb_reset_range}); nothing is freed.
+   */
+  public void flushTlbOnly() {
+    if (end != 0) {
+      flusher.flushTlbRange(start & -4096L, (end + 4095) & -4096L);
+    }
+    start = Long.MAX_VALUE;
+    end = 0;
+  }
+
+  /**
+   * {@code tlb_flush_mmu}: flushes the range gathered so far (if not already), then frees the
+   * gathered tables and drops the gathered folios. The gather can be used on.
+   */
+  public void flushMmu() {
+    flushTlbOnly();
+    for (PtDesc t : freedTables) {
+      tables.freeTable(t);
+    }
+    for (Folio f : freedFolios) {
+      f.folioPut();
+    }
+    freedTables.clear();
+    freedFolios.clear();
+  }
+
+  /** True if nothing was unmapped since the last flush. */
   public boolean isEmpty() {
     return end == 0;
   }
@@ -91,16 +135,6 @@ public final class MmuGather {
       throw new IllegalStateException("tlb_finish_mmu twice");
     }
     finished = true;
-    if (end != 0) {
-      flusher.flushTlbRange(start & -4096L, (end + 4095) & -4096L);
-    }
-    for (PtDesc t : freedTables) {
-      tables.freeTable(t);
-    }
-    for (Folio f : freedFolios) {
-      f.folioPut();
-    }
-    freedTables.clear();
-    freedFolios.clear();
+    flushMmu();
   }
 }

@@ -139,9 +139,19 @@ public final class PageTables {
 
   /** {@code READ_ONCE(*slot)}: loads an entry (a scheduling point on the table). */
   public long load(Slot s) {
-    sched.point(OpKind.READ, s.table().entries(), getName(s.level()));
-    checkLinked(s, getName(s.level()));
-    return s.table().loadEntry(frames, s.index());
+    return load(s.table(), s.index(), s.level());
+  }
+
+  /**
+   * {@link #load(Slot)} of entry {@code index} of {@code table}, a table of {@code level}: the
+   * same point and checks without a {@link Slot}, for the paths that run per fault or per entry
+   * (the fault path and zap allocate nothing).
+   */
+  public long load(PtDesc table, int index, Level level) {
+    String what = getName(level);
+    sched.point(OpKind.READ, table.entries(), what);
+    checkLinked(table, what);
+    return table.loadEntry(frames, index);
   }
 
   /**
@@ -164,9 +174,14 @@ public final class PageTables {
 
   /** Stores an entry ({@code set_pte_at}, {@code pmd_populate}, {@code pud_clear}...). */
   public void store(Slot s, long value, String what) {
-    sched.point(OpKind.WRITE, s.table().entries(), what);
-    checkLinked(s, what);
-    s.table().storeEntry(frames, s.index(), value);
+    store(s.table(), s.index(), value, what);
+  }
+
+  /** {@link #store(Slot, long, String)} of entry {@code index} of {@code table}, without a {@link Slot}. */
+  public void store(PtDesc table, int index, long value, String what) {
+    sched.point(OpKind.WRITE, table.entries(), what);
+    checkLinked(table, what);
+    table.storeEntry(frames, index, value);
   }
 
   /**
@@ -174,10 +189,9 @@ public final class PageTables {
    * garbage from that moment, freed as soon as the TLB flush allows. A load or store then is a
    * use-after-free, reported with where the table was made and where it was unlinked.
    */
-  private void checkLinked(Slot s, String what) {
-    org.mmlab.debug.Site unlinked = s.table().unlinkedAt();
-    if (unlinked != null && !s.table().isFreed()) {
-      PtDesc t = s.table();
+  private void checkLinked(PtDesc t, String what) {
+    org.mmlab.debug.Site unlinked = t.unlinkedAt();
+    if (unlinked != null && !t.isFreed()) {
       throw sched.bug(Verdict.of(VerdictKind.USE_AFTER_FREE,
           what + " on " + t.kind() + " " + t.objectName() + ", unlinked to be freed",
           List.of("allocated: " + t.allocSite(), "freed:     " + unlinked
@@ -192,10 +206,15 @@ public final class PageTables {
    * table's lock, or the tables are unreachable; see the class notes on A/D bits.
    */
   public long getAndClear(Slot s, String what) {
-    sched.point(OpKind.RMW, s.table().entries(), what);
-    checkLinked(s, what);
-    long old = s.table().loadEntry(frames, s.index());
-    s.table().storeEntry(frames, s.index(), 0);
+    return getAndClear(s.table(), s.index(), what);
+  }
+
+  /** {@link #getAndClear(Slot, String)} of entry {@code index} of {@code table}, without a {@link Slot}. */
+  public long getAndClear(PtDesc table, int index, String what) {
+    sched.point(OpKind.RMW, table.entries(), what);
+    checkLinked(table, what);
+    long old = table.loadEntry(frames, index);
+    table.storeEntry(frames, index, 0);
     return old;
   }
 
@@ -286,19 +305,19 @@ public final class PageTables {
    * publishes it under {@code lock} unless another CPU did first (then frees the new one), as
    * {@code __pud_alloc}, {@code __pmd_alloc} and {@code __pte_alloc} do. Returns false on ENOMEM.
    */
-  private boolean populate(Slot upper, Spinlock lock, String what, int gfp) {
-    if (!Entry.isNone(load(upper))) {
+  private boolean populate(PtDesc upper, int index, Level level, Spinlock lock, String what, int gfp) {
+    if (!Entry.isNone(load(upper, index, level))) {
       return true;
     }
-    PtDesc fresh = allocTable(upper.level().lower(), gfp);
+    PtDesc fresh = allocTable(level.lower(), gfp);
     if (fresh == null) {
       return false;
     }
     lock.lock();
-    boolean mine = Entry.isNone(load(upper));
+    boolean mine = Entry.isNone(load(upper, index, level));
     if (mine) {
       nrTables.addAndGet(1);
-      store(upper, Entry.table(fresh.page().pfn()), what);
+      store(upper, index, Entry.table(fresh.page().pfn()), what);
     }
     lock.unlock();
     if (!mine) {
@@ -314,11 +333,7 @@ public final class PageTables {
 
   /** {@link #pudAlloc(long)} with the allocation flags of the caller (GFP_NOWAIT under RCU). */
   public @Nullable Slot pudAlloc(long addr, int gfp) {
-    Slot pgdSlot = pgdOffset(addr);
-    if (!populate(pgdSlot, pageTableLock, "pgd_populate", gfp)) {
-      return null;
-    }
-    return lower(pgdSlot, load(pgdSlot), addr);
+    return slot(pudTableAlloc(addr, gfp), Level.PUD, addr);
   }
 
   /** {@code pmd_alloc}: the PMD slot for {@code addr} below {@code pud}; null on ENOMEM. */
@@ -328,14 +343,7 @@ public final class PageTables {
 
   /** {@link #pmdAlloc(Slot, long)} with the caller's allocation flags. */
   public @Nullable Slot pmdAlloc(Slot pud, long addr, int gfp) {
-    if (!populate(pud, pageTableLock, "pud_populate", gfp)) {
-      return null;
-    }
-    long e = load(pud);
-    if (Entry.isHuge(e)) {
-      throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "pmd_alloc under a huge PUD at " + pud, List.of(), List.of()));
-    }
-    return lower(pud, e, addr);
+    return slot(pmdTableAlloc(pud.table(), addr, gfp), Level.PMD, addr);
   }
 
   /**
@@ -348,14 +356,56 @@ public final class PageTables {
 
   /** {@link #pteAlloc(Slot, long)} with the caller's allocation flags. */
   public @Nullable Slot pteAlloc(Slot pmd, long addr, int gfp) {
-    if (!populate(pmd, pmdLockptr(pmd), "pmd_populate", gfp)) {
+    return slot(pteTableAlloc(pmd.table(), addr, gfp), Level.PTE, addr);
+  }
+
+  private static @Nullable Slot slot(@Nullable PtDesc table, Level level, long addr) {
+    return table == null ? null : new Slot(table, level.index(addr), level);
+  }
+
+  /*
+   * The same three without a Slot: each returns the table that holds addr's entry one level
+   * down (the entry's index there is that level's index of addr). The fault path calls these
+   * once per fault, and allocates nothing on the way.
+   */
+
+  /** {@link #pudAlloc(long, int)}: the PUD table for {@code addr}, populated if needed; null on ENOMEM. */
+  public @Nullable PtDesc pudTableAlloc(long addr, int gfp) {
+    int i = Level.PGD.index(addr);
+    if (!populate(pgd, i, Level.PGD, pageTableLock, "pgd_populate", gfp)) {
       return null;
     }
-    long e = load(pmd);
+    return lowerTable(pgd, i, Level.PGD, load(pgd, i, Level.PGD));
+  }
+
+  /** {@link #pmdAlloc(Slot, long, int)}: the PMD table for {@code addr} below the PUD table {@code pud}; null on ENOMEM. */
+  public @Nullable PtDesc pmdTableAlloc(PtDesc pud, long addr, int gfp) {
+    int i = Level.PUD.index(addr);
+    if (!populate(pud, i, Level.PUD, pageTableLock, "pud_populate", gfp)) {
+      return null;
+    }
+    long e = load(pud, i, Level.PUD);
+    if (Entry.isHuge(e)) {
+      throw sched.bug(Verdict.of(VerdictKind.INVARIANT, "pmd_alloc under a huge PUD at " + new Slot(pud, i, Level.PUD),
+          List.of(), List.of()));
+    }
+    return lowerTable(pud, i, Level.PUD, e);
+  }
+
+  /**
+   * {@link #pteAlloc(Slot, long, int)}: the PTE table for {@code addr} below the PMD table
+   * {@code pmd}, populated under its split lock; null on ENOMEM or under a huge PMD.
+   */
+  public @Nullable PtDesc pteTableAlloc(PtDesc pmd, long addr, int gfp) {
+    int i = Level.PMD.index(addr);
+    if (!populate(pmd, i, Level.PMD, pmd.ptl(), "pmd_populate", gfp)) {
+      return null;
+    }
+    long e = load(pmd, i, Level.PMD);
     if (Entry.isHuge(e)) {
       return null;
     }
-    return lower(pmd, e, addr);
+    return lowerTable(pmd, i, Level.PMD, e);
   }
 
   /** The slot for {@code addr} at PTE level, allocating every table on the way; null on ENOMEM. */
@@ -382,6 +432,11 @@ public final class PageTables {
    */
   public Spinlock pteLockptr(Slot pmd, long pmdEntry) {
     return lowerTable(pmd.table(), pmd.index(), pmd.level(), pmdEntry).ptl();
+  }
+
+  /** {@link #pteLockptr(Slot, long)} for entry {@code index} of the PMD table {@code pmd}. */
+  public Spinlock pteLockptr(PtDesc pmd, int index, long pmdEntry) {
+    return lowerTable(pmd, index, Level.PMD, pmdEntry).ptl();
   }
 
   // ------------------------------------------------------------ freeing

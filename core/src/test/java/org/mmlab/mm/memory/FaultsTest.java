@@ -121,6 +121,47 @@ class FaultsTest {
     assertThat(b.mem().nrFreePages()).isEqualTo(b.freeAtStart() - 2);
   }
 
+  /**
+   * A zap of more pages than one gather holds flushes early, as {@code zap_pte_range} does when
+   * {@code __tlb_remove_folio_pages} reports the batches full: the TLB flush for the first
+   * {@link MmuGather#MAX_PAGES} pages, then their freeing, then the rest and its own flush.
+   */
+  @Test
+  void aZapLargerThanTheGatherFlushesAndFreesInSteps() {
+    NativeSched s = new NativeSched();
+    PhysMem mem = new PhysMem(s, 64L << 20);
+    Page zero = mem.allocPages(Gfp.KERNEL | Gfp.ZERO, 0, "zero page");
+    zero.setFlag(PageFlag.RESERVED);
+    Faults f = new Faults(s, mem, zero, FaultLocking.PER_VMA, new PerCpuCounter(s, "pgfault"));
+    MmStruct mm = new MmStruct(s, "mm", PageTables.create(s, mem, "mm"), MmStruct.Checks.ALL);
+    long pages = MmuGather.MAX_PAGES + 100;
+    long end = START + pages * 4096;
+    Vma vma = new Vma(mm, START, end, START >>> 12, RW);
+    mm.mmapWriteLock();
+    mm.link(vma);
+    mm.mmapWriteUnlock();
+    for (long a = START; a < end; a += 4096) {
+      assertThat(f.userFault(mm, a, true)).isEqualTo(FaultResult.HANDLED);
+    }
+    long freeBefore = mem.nrFreePages();
+    java.util.List<long[]> flushes = new java.util.ArrayList<>(); // {start, end, free pages when flushed}
+    MmuGather tlb = new MmuGather(mm.pageTables(), (from, to) -> {
+      mm.flusher().flushTlbRange(from, to);
+      flushes.add(new long[] {from, to, mem.nrFreePages()});
+    });
+    mm.mmapWriteLock();
+    f.zap(vma, tlb, START, end);
+    assertThat(flushes).as("the forced flush, before any page went back").hasSize(1);
+    assertThat(flushes.get(0)).containsExactly(START, START + MmuGather.MAX_PAGES * 4096L, freeBefore);
+    assertThat(mem.nrFreePages()).as("the first batch freed after its flush").isEqualTo(freeBefore + MmuGather.MAX_PAGES);
+    tlb.finish();
+    mm.mmapWriteUnlock();
+    assertThat(flushes).hasSize(2);
+    assertThat(flushes.get(1)).containsExactly(START + MmuGather.MAX_PAGES * 4096L, end, freeBefore + MmuGather.MAX_PAGES);
+    assertThat(mem.nrFreePages()).isEqualTo(freeBefore + pages);
+    assertThat(mm.anonRss()).isZero();
+  }
+
   @Test
   void signalsForNoVmaAndForForbiddenAccess() {
     Box b = box(new NativeSched(), FaultLocking.PER_VMA, VmFlags.READ | VmFlags.MAYREAD);
