@@ -452,6 +452,86 @@ public final class PhysMem {
     freeBlock(head.pfn(), order, what, false);
   }
 
+  /** {@code PAGEVEC_SIZE}: folios per {@code struct folio_batch}. */
+  static final int FOLIO_BATCH = 31;
+
+  /**
+   * {@code free_pages_and_swap_cache} as the TLB gather calls it after its flush: drops one
+   * reference of each folio, {@link #FOLIO_BATCH} at a time ({@code folios_put_refs}), and frees
+   * those whose count reached zero together ({@code free_unref_folios}): each prepared, then
+   * committed to the calling CPU's lists under one {@code pcp->lock} for the batch (taken again
+   * only when the zone changes), instead of a lock round trip per page. A folio whose CPU list
+   * cannot be locked ({@code pcp_spin_trylock} failed) goes to the buddy lists, as there.
+   */
+  public void foliosPut(List<? extends Folio> folios, String what) {
+    int size = folios.size();
+    if (size == 0) {
+      return;
+    }
+    Page[] batch = new Page[Math.min(size, FOLIO_BATCH)];
+    long[] pfns = new long[batch.length];
+    int[] orders = new int[batch.length];
+    for (int from = 0; from < size; from += FOLIO_BATCH) {
+      int n = Math.min(FOLIO_BATCH, size - from);
+      for (int i = 0; i < n; i++) {
+        batch[i] = folios.get(from + i).headPage();
+      }
+      int freed = 0;
+      for (int i = 0; i < n; i++) { // folio_put_testzero; the last references are kept, in order
+        Page p = batch[i];
+        checkNotFreed(p, what);
+        if (PageRef.sub(p, 1, what)) {
+          pfns[freed] = p.pfn();
+          orders[freed] = p.peekFlag(PageFlag.HEAD) ? p.peekOrder() : 0;
+          freed++;
+        }
+      }
+      freeUnrefFolios(pfns, orders, freed, what);
+    }
+  }
+
+  /**
+   * {@code free_unref_folios}: every block prepared first (and one beyond the per-CPU orders freed
+   * at once), then the rest committed under the pcp lock of its zone, taken once per run of the
+   * same zone.
+   */
+  private void freeUnrefFolios(long[] pfns, int[] orders, int n, String what) {
+    Cpu cpu = sched.cpu();
+    for (int i = 0; i < n; i++) {
+      Zone z = prepareBlock(pfns[i], orders[i], what);
+      if (orders[i] > PerCpuPages.PCP_MAX_ORDER) {
+        z.freeUnrefPage(pfns[i], orders[i], cpu);
+        pfns[i] = -1;
+      }
+    }
+    Zone locked = null;
+    PerCpuPages pcp = null;
+    for (int i = 0; i < n; i++) {
+      long pfn = pfns[i];
+      if (pfn < 0) {
+        continue;
+      }
+      Zone z = sectionOf(pfn).zoneOf(pfn);
+      if (z != locked) {
+        if (pcp != null) {
+          pcp.lock().unlock();
+        }
+        locked = z;
+        pcp = ZonePcp.pcpOf(z, cpu);
+        if (!pcp.lock().tryLock()) {
+          locked = null;
+          pcp = null;
+          z.freeUnrefFallback(pfn, orders[i], cpu);
+          continue;
+        }
+      }
+      z.freeUnrefPageLocked(pcp, pfn, orders[i], cpu);
+    }
+    if (pcp != null) {
+      pcp.lock().unlock();
+    }
+  }
+
   /**
    * {@code free_pages_prepare}, then {@code free_unref_page} (per-CPU lists first, see
    * {@link Zone}). {@code unproven}: the caller did not just drop the count from 1 to 0, so the
@@ -459,6 +539,20 @@ public final class PhysMem {
    * buddy lists ({@code Zone.freeUnproven}; the kernel would put it on the per-CPU list too).
    */
   private void freeBlock(long pfn, int order, String what, boolean unproven) {
+    Zone z = prepareBlock(pfn, order, what);
+    if (unproven) {
+      z.freeUnproven(pfn, order, what, sched.cpu());
+    } else {
+      z.freeUnrefPage(pfn, order, sched.cpu());
+    }
+  }
+
+  /**
+   * {@code free_pages_prepare} of the block {@code [pfn, pfn + 2^order)}: checks it is aligned, not
+   * free already, and whole (a compound page freed at its order), and clears its descriptors.
+   * Returns its zone.
+   */
+  private Zone prepareBlock(long pfn, int order, String what) {
     Section s = sectionOf(pfn);
     long n = 1L << order;
     if (pfn + n > s.endPfn() || (pfn & (n - 1)) != 0) {
@@ -497,12 +591,7 @@ public final class PhysMem {
     if (head != null) {
       PagePrep.prepareFree(head, what);
     }
-    Zone z = s.zoneOf(pfn);
-    if (unproven) {
-      z.freeUnproven(pfn, order, what, sched.cpu());
-    } else {
-      z.freeUnrefPage(pfn, order, sched.cpu());
-    }
+    return s.zoneOf(pfn);
   }
 
   /** The use-after-free verdict of freeing free memory. */

@@ -340,6 +340,18 @@ public final class Zone extends SyncObject {
     freeOne(pfn, order, "free_one_page", false);
   }
 
+  /** {@code free_unref_page_commit} of one block of a batch, with {@code pcp}'s lock held by {@code cpu}. */
+  void freeUnrefPageLocked(PerCpuPages pcp, long pfn, int order, Cpu cpu) {
+    pgfree.add(cpu, 1L << order);
+    ZonePcp.freeUnrefPageCommit(this, pcp, pfn, order);
+  }
+
+  /** A block of a batch whose CPU list could not be locked: {@code free_one_page}. */
+  void freeUnrefFallback(long pfn, int order, Cpu cpu) {
+    pgfree.add(cpu, 1L << order);
+    freeOne(pfn, order, "free_one_page", false);
+  }
+
   /**
    * A free whose caller did not just drop the count from 1 to 0 ({@code free_frozen_pages}, the
    * rest of a partly referenced block): checked against every free list as a possible double

@@ -117,9 +117,7 @@ public final class MmuGather {
     for (PtDesc t : freedTables) {
       tables.freeTable(t);
     }
-    for (Folio f : freedFolios) {
-      f.folioPut();
-    }
+    tables.mem().foliosPut(freedFolios, "tlb_batch_pages_flush");
     freedTables.clear();
     freedFolios.clear();
   }

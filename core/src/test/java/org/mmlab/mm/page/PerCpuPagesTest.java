@@ -63,6 +63,39 @@ class PerCpuPagesTest {
     assertThat(buddyinfo(mem)).containsExactly(onlyMaxOrder(16));
   }
 
+  /**
+   * {@code free_pages_and_swap_cache}: a folio still referenced elsewhere stays; the rest go to
+   * this CPU's list in batches of 31, LIFO, each counted once in {@code pgfree}; an order-4
+   * folio (beyond the per-CPU orders) goes straight to the buddy lists.
+   */
+  @Test
+  void foliosPutFreesTheUnreferencedInBatchesToThisCpusList() {
+    PhysMem mem = boot64();
+    List<Folio> folios = new ArrayList<>();
+    for (int i = 0; i < 70; i++) {
+      folios.add(mem.allocPages(Gfp.KERNEL, 0));
+    }
+    Page big = mem.allocPages(Gfp.KERNEL | Gfp.COMP, 4);
+    folios.add(big);
+    Page kept = (Page) folios.get(40);
+    kept.folioGet();
+    long free0 = mem.peekNrFreePages();
+    long pgfree0 = mem.pgfree();
+    int onList0 = myPcp(mem).count();
+    mem.foliosPut(folios, "test");
+    assertThat(kept.peekRefCount()).as("still referenced").isEqualTo(1);
+    assertThat(mem.peekNrFreePages()).isEqualTo(free0 + 69 + 16);
+    assertThat(mem.pgfree()).isEqualTo(pgfree0 + 69 + 16);
+    assertThat(myPcp(mem).count() - onList0).as("the order-0 pages on this CPU's list (or given back in batches)")
+        .isLessThanOrEqualTo(69);
+    Page next = mem.allocPages(Gfp.KERNEL, 0);
+    assertThat(next.pfn()).as("LIFO: the last freed page first").isEqualTo(((Page) folios.get(69)).pfn());
+    mem.freePages(next, 0);
+    kept.folioPut();
+    assertThat(mem.peekNrFreePages()).isEqualTo(free0 + 70 + 16);
+    mem.checkConsistency();
+  }
+
   /** The calling thread's lists in the only zone of {@code mem}. */
   private static PerCpuPages myPcp(PhysMem mem) {
     PerCpuPages p = ZonePcp.peekPcp(mem.node(0).normalZone(), mem.sched().cpu());
