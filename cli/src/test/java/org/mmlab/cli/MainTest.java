@@ -51,10 +51,11 @@ class MainTest {
   @Test
   @SuppressWarnings("unchecked")
   void theRcuOnlyVariantSeeksItsUseAfterFreePastTheRacesOtherOutcomes() {
-    // With seed 1 the race's leaked-tables outcome (wrong-result) comes first (execution 32 when
+    // With seed 5 the race's leaked-tables outcome (wrong-result) comes first (execution 19 when
     // this was written); the variant expects a use-after-free, so the search goes on and lists
-    // the leak under alsoFound. (The default seed now meets the use-after-free first.)
-    CliRun r = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=rcu-only", "--json", "--seed", "1",
+    // the leak under alsoFound. (Most seeds meet the use-after-free first; seed 1 did this until
+    // munmap's gather freed its pages in batches, which changed the schedules.)
+    CliRun r = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=rcu-only", "--json", "--seed", "5",
         "--replay-dir", tmp.toString());
     assertThat(r.code()).isEqualTo(1);
     Map<String, Object> m = json(r.out());
@@ -65,7 +66,7 @@ class MainTest {
       assertThat((Long) o.get("execution")).isLessThan((Long) m.get("bugAtExecution"));
     });
 
-    CliRun first = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=rcu-only", "--json", "--seed", "1",
+    CliRun first = run("explore", "vma-lock-vs-munmap", "--variant", "fault-locking=rcu-only", "--json", "--seed", "5",
         "--first-verdict", "--replay-dir", tmp.toString());
     assertThat(first.code()).isEqualTo(1);
     Map<String, Object> f = json(first.out());
