@@ -369,6 +369,36 @@ public final class Process {
   }
 
   /**
+   * A user loop of {@code count} stores of the low {@code width} bytes of {@code value} at
+   * {@code addr}, {@code addr + stride}, ... upward: the CPU stays in user mode from one store to
+   * the next and leaves it only for the faults they raise, as a program's own loop does
+   * (will-it-scale's page_fault loops; {@link #store} enters and leaves user mode around every
+   * store). Null, or the signal that ended the loop (the stores before the faulting one were made).
+   */
+  public @Nullable Signal storeStrided(long addr, long count, long stride, int width, long value) {
+    if (count < 0) {
+      throw new IllegalArgumentException("negative count " + count);
+    }
+    Cpu cpu = enterUser();
+    Mmu mmu = kernel.mmu();
+    try {
+      Tlb t = mmu.tlb(cpu);
+      for (long i = 0; i < count; i++) {
+        long a = addr + i * stride;
+        while (!mmu.tryStore(t, context, a, width, value)) {
+          Signal s = handle(cpu, t.faultAddress(), t.faultWrite());
+          if (s != null) {
+            return s;
+          }
+        }
+      }
+      return null;
+    } finally {
+      mmu.enterKernel(cpu);
+    }
+  }
+
+  /**
    * The page-fault entry ({@code exc_page_fault}): into the kernel, {@code do_user_addr_fault},
    * and back to user mode to retry; or the signal if the fault could not be handled (the CPU
    * stays in the kernel).

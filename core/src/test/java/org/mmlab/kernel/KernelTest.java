@@ -45,6 +45,24 @@ class KernelTest {
     assertThat(k.proc().meminfo()).contains("\nPageTables:           16 kB\n");
   }
 
+  /** A loop of stores in user mode: one fault per new page, the bytes where they belong, and the first signal. */
+  @Test
+  void aStridedStoreLoopFaultsEachPageOnceAndStopsAtTheFirstSignal() {
+    Kernel k = boot();
+    Process p = k.spawn();
+    assertThat(p.mmap(X, 8 * PAGE, RW, ANON | Uapi.MAP_FIXED, -1, 0)).isEqualTo(X);
+    assertThat(p.storeStrided(X + 3, 16, PAGE / 2, 1, 0x5a)).isNull();
+    assertThat(k.pgfault()).isEqualTo(8);
+    for (int i = 0; i < 16; i++) {
+      assertThat(p.load(X + 3 + i * PAGE / 2, 1).value()).isEqualTo(0x5a);
+    }
+    assertThat(p.load(X + 4, 1).value()).isZero();
+    assertThat(p.storeStrided(X, 0, PAGE, 8, 1)).isNull();
+    assertThat(p.storeStrided(X + 7 * PAGE, 3, PAGE, 8, 1)).isEqualTo(new Signal(Uapi.SIGSEGV, Uapi.SEGV_MAPERR, X + 8 * PAGE));
+    assertThat(p.load(X + 7 * PAGE, 8).value()).as("the store before the signal was made").isEqualTo(1);
+    p.exit();
+  }
+
   @Test
   void signalsCarryTheirCodesAndFirstFaultingByte() {
     Kernel k = boot();
