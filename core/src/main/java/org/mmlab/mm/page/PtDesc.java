@@ -52,6 +52,22 @@ public final class PtDesc extends KObject {
   /** {@link #chunk} was obtained for a write: the frame is marked touched. Racy but benign, as above. */
   private boolean written;
 
+  /**
+   * The table one level down that entry {@code index}, holding {@code entry}, was last found to
+   * point to ({@code PageTables.lowerTable}). In the kernel that step ({@code pmd_page_vaddr} and
+   * friends) is address arithmetic; in the model it is a lookup of the pfn's descriptor, made on
+   * every level of every walk, so each table remembers its last answer.
+   */
+  public record Child(int index, long entry, PtDesc table) {}
+
+  /**
+   * The last {@link Child}: an immutable holder, replaced whole, read and written racily (a CPU
+   * that reads an older one either finds it still right or looks the table up). Valid while its
+   * table is not freed: a pfn holds one live table at a time, so an unfreed table found through
+   * the same entry value is the one the entry points to.
+   */
+  public @Nullable Child lastChild;
+
   PtDesc(Page page, String kind, LockClass ptlClass) {
     super(page.sched(), kind, null, true);
     this.page = page;

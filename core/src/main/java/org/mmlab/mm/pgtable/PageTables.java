@@ -245,6 +245,17 @@ public final class PageTables {
    * ({@code pud_pgtable}, {@code pmd_page_vaddr}). No scheduling point, as there.
    */
   public PtDesc lowerTable(PtDesc upper, int index, Level level, long entry) {
+    PtDesc.Child c = upper.lastChild;
+    if (c != null && c.entry() == entry && c.index() == index && !c.table().isFreed()) {
+      return c.table();
+    }
+    PtDesc t = lookUpLowerTable(upper, index, level, entry);
+    upper.lastChild = new PtDesc.Child(index, entry, t);
+    return t;
+  }
+
+  /** {@link #lowerTable}'s lookup: the descriptor of the page {@code entry} points to, which must be a table. */
+  private PtDesc lookUpLowerTable(PtDesc upper, int index, Level level, long entry) {
     long pfn = Entry.pfn(entry);
     Page page = mem.pfnValid(pfn) ? mem.peekPage(pfn) : null;
     PtDesc t = page == null ? null : page.peekPtDesc();

@@ -18,6 +18,38 @@ class PageTablesTest {
     return PageTables.create(mem.sched(), mem, "mm");
   }
 
+  /**
+   * {@code lowerTable} remembers its last answer per table, but never past a free: a PTE table
+   * freed and its page made a table again under the same PMD entry value is the new table.
+   */
+  @Test
+  void aTableFreedAndItsPageReusedUnderTheSameEntryIsTheNewTable() {
+    NativeSched s = new NativeSched();
+    PhysMem mem = new PhysMem(s, 64 * MIB);
+    PageTables pt = fresh(mem);
+    long addr = 0x7f12_3456_7000L;
+    PageTables.Slot pmd = pt.walk(addr, Level.PMD);
+    assertThat(pmd).isNull();
+    PageTables.Slot pte = pt.allocToPte(addr);
+    pmd = pt.walk(addr, Level.PMD);
+    long entry = pt.load(pmd);
+    org.mmlab.mm.page.PtDesc old = pt.lowerTable(pmd.table(), pmd.index(), Level.PMD, entry);
+    assertThat(old).isSameAs(pte.table());
+    // Unlink the PTE table and free it (the gather flushes first; no TLB here), then make a new
+    // one at the same place: the per-CPU list hands the same page back.
+    pt.store(pmd, 0, "pmd_clear");
+    MmuGather tlb = new MmuGather(pt, (from, to) -> {});
+    tlb.removeTable(old, addr);
+    tlb.finish();
+    assertThat(old.isFreed()).isTrue();
+    PageTables.Slot again = pt.allocToPte(addr);
+    assertThat(pt.load(pmd)).as("the same page, so the same entry value").isEqualTo(entry);
+    org.mmlab.mm.page.PtDesc now = pt.lowerTable(pmd.table(), pmd.index(), Level.PMD, entry);
+    assertThat(now).isSameAs(again.table()).isNotSameAs(old);
+    assertThat(now.isFreed()).isFalse();
+    assertThat(pt.lowerTable(pmd.table(), pmd.index(), Level.PMD, entry)).as("and remembered").isSameAs(now);
+  }
+
   @Test
   void allocatingDownToPteBuildsOneTablePerLevelAndTheWalkFindsIt() {
     NativeSched s = new NativeSched();
