@@ -64,9 +64,20 @@ public final class PtDesc extends KObject {
    * The last {@link Child}: an immutable holder, replaced whole, read and written racily (a CPU
    * that reads an older one either finds it still right or looks the table up). Valid while its
    * table is not freed: a pfn holds one live table at a time, so an unfreed table found through
-   * the same entry value is the one the entry points to.
+   * the same entry value is the one the entry points to. A lookup cache, not model state: no
+   * scheduling point reads or writes it.
    */
-  public @Nullable Child lastChild;
+  private @Nullable Child lastChild;
+
+  /** The last child found below this table, or null ({@link #lastChild}). */
+  public @Nullable Child lastChild() {
+    return lastChild;
+  }
+
+  /** Remembers {@code c} as the last child found below this table. */
+  public void rememberChild(Child c) {
+    lastChild = c;
+  }
 
   PtDesc(Page page, String kind, LockClass ptlClass) {
     super(page.sched(), kind, null, true);

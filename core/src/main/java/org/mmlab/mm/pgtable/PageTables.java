@@ -245,12 +245,12 @@ public final class PageTables {
    * ({@code pud_pgtable}, {@code pmd_page_vaddr}). No scheduling point, as there.
    */
   public PtDesc lowerTable(PtDesc upper, int index, Level level, long entry) {
-    PtDesc.Child c = upper.lastChild;
+    PtDesc.Child c = upper.lastChild();
     if (c != null && c.entry() == entry && c.index() == index && !c.table().isFreed()) {
       return c.table();
     }
     PtDesc t = lookUpLowerTable(upper, index, level, entry);
-    upper.lastChild = new PtDesc.Child(index, entry, t);
+    upper.rememberChild(new PtDesc.Child(index, entry, t));
     return t;
   }
 
