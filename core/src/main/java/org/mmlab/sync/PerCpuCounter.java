@@ -110,13 +110,14 @@ public final class PerCpuCounter extends SyncObject {
   /** First use by {@code cpu}: claims its slot, or adds to the overflow cell if another CPU owns it. */
   private void addSlow(Cpu cpu, long delta) {
     int i = (cpu.id + 1) & (CELLS - 1);
-    Cell fresh = new Cell(cpu);
-    Cell witness = (Cell) SLOT.compareAndExchange(cells, i, (Cell) null, fresh);
-    if (witness == null) {
-      Cell.VALUE.setOpaque(fresh, (long) Cell.VALUE.getOpaque(fresh) + delta);
-    } else {
-      Cell.VALUE.getAndAdd(overflow, delta);
+    if (SLOT.getAcquire(cells, i) == null) {
+      Cell fresh = new Cell(cpu);
+      if (SLOT.compareAndExchange(cells, i, (Cell) null, fresh) == null) {
+        Cell.VALUE.setOpaque(fresh, (long) Cell.VALUE.getOpaque(fresh) + delta);
+        return;
+      }
     }
+    Cell.VALUE.getAndAdd(overflow, delta); // the slot is another CPU's: no cell made per add
   }
 
   /** {@code all_vm_events}' sum for this item: one read step. */
