@@ -271,22 +271,7 @@ public final class Process {
 
   /** A user store of the low {@code width} (1, 2, 4 or 8) bytes of {@code value}; null or the signal. */
   public @Nullable Signal store(long addr, int width, long value) {
-    Cpu cpu = enterUser();
-    Mmu mmu = kernel.mmu();
-    try {
-      Tlb t = mmu.tlb(cpu);
-      while (true) {
-        if (mmu.tryStore(t, context, addr, width, value)) {
-          return null;
-        }
-        Signal s = handle(cpu, t.faultAddress(), t.faultWrite()); // no Fault object on this path
-        if (s != null) {
-          return s;
-        }
-      }
-    } finally {
-      mmu.enterKernel(cpu);
-    }
+    return storeStrided(addr, 1, 0, width, value);
   }
 
   /**
@@ -386,7 +371,7 @@ public final class Process {
       for (long i = 0; i < count; i++) {
         long a = addr + i * stride;
         while (!mmu.tryStore(t, context, a, width, value)) {
-          Signal s = handle(cpu, t.faultAddress(), t.faultWrite());
+          Signal s = handle(cpu, t.faultAddress(), t.faultWrite()); // no Fault object on this path
           if (s != null) {
             return s;
           }

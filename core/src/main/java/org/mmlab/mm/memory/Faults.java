@@ -203,11 +203,6 @@ public final class Faults {
     return handlePteFault(vma, pmd, pte, addr & -4096L, write, gfp, spec, faultFlags);
   }
 
-  /** The slot of {@code addr}'s entry in {@code table}, a table of {@code level} (for the paths that take one). */
-  private static Slot slot(PtDesc table, Level level, long addr) {
-    return new Slot(table, level.index(addr), level);
-  }
-
   /** {@code pte_offset_map_lock}'s lock: the PMD entry loaded again, and the lock of the table it points to. */
   private static Spinlock pteLock(PageTables pt, PtDesc pmd, long addr) {
     int i = Level.PMD.index(addr);
@@ -226,7 +221,7 @@ public final class Faults {
       }
       // struct vm_fault is made here, on the file path only: anonymous faults allocate nothing.
       return spec >= 0 ? FaultResult.RETRY
-          : fileFaults.doFault(new VmFault(vma, faultFlags), slot(pmd, Level.PMD, addr), slot(pte, Level.PTE, addr),
+          : fileFaults.doFault(new VmFault(vma, faultFlags), Slot.of(pmd, Level.PMD, addr), Slot.of(pte, Level.PTE, addr),
               addr, write);
     }
     if (!Entry.isPresent(orig)) {
@@ -343,7 +338,7 @@ public final class Faults {
    */
   private FaultResult doWpPage(Vma vma, PtDesc pteTable, Spinlock ptl, long addr, long orig, int gfp, long spec) {
     PageTables pt = vma.mm().pageTables();
-    Slot pte = slot(pteTable, Level.PTE, addr); // the copy-on-write path may allocate
+    Slot pte = Slot.of(pteTable, Level.PTE, addr); // the copy-on-write path may allocate
     Page old = null;
     if (!Entry.isSpecial(orig)) {
       Page page = mem.pfnToPage(Entry.pfn(orig));

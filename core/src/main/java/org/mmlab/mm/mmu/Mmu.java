@@ -303,12 +303,7 @@ public final class Mmu {
 
   /** {@link #store} with the CPU's state at hand. */
   public @Nullable Fault store(Tlb t, MmuContext mm, long addr, int width, long value) {
-    // tryStore's body again rather than a call to it: one call level less on the hit path
-    if (t.userMm != mm) {
-      return UserAccess.storeFromKernel(this, t, mm, addr, width, value) ? null : t.fault();
-    }
-    t.pollFlushRequest();
-    return UserAccess.storeNow(this, t, mm, addr, width, value) ? null : t.fault();
+    return tryStore(t, mm, addr, width, value) ? null : t.fault();
   }
 
   /**

@@ -26,7 +26,8 @@ import org.mmlab.sync.MightSleep;
  *   <li>Allocation: {@link #allocPages}, {@link #folioAlloc}, the {@link FailHook}; per-CPU
  *       page lists in front of the buddy lists (see {@link Zone}), {@link #drainAllPages},
  *       {@link #zonePcpDisable}, and their periodic decay ({@link #vmstatUpdate}).</li>
- *   <li>Freeing: {@link #freePages}, {@link #freeFrozenPages}, {@link Folio#folioPut}.</li>
+ *   <li>Freeing: {@link #freePages}, {@link #freeFrozenPages}, {@link Folio#folioPut}, and the
+ *       TLB gather's batches ({@link #foliosPut}).</li>
  *   <li>Accounting ({@link #nrFreePages}, {@link #pgalloc}, {@link #pgfree}) and the
  *       consistency walk ({@link #checkConsistency}), registered with the scheduler.</li>
  * </ol>
@@ -41,7 +42,8 @@ import org.mmlab.sync.MightSleep;
  * <h2>Lock order</h2>
  * <pre>
  *   (anything, including page-table locks and RCU read sections for GFP_NOWAIT)
- *     pcp-&gt;lock            (Zone.rmqueue, Zone.freeUnrefPage: trylock by the owning CPU;
+ *     pcp-&gt;lock            (Zone.rmqueue, Zone.freeUnrefPage, foliosPut's batches: trylock
+ *                           by the owning CPU;
  *                           Zone.drainAll and the double-free diagnosis: spin)
  *       zone-&gt;lock         (rmqueue_bulk, free_pcppages_bulk; alone in Zone.freeOne,
  *                           the buddy fallback and pfnToPage's slow path)
@@ -471,6 +473,7 @@ public final class PhysMem {
     Page[] batch = new Page[Math.min(size, FOLIO_BATCH)];
     long[] pfns = new long[batch.length];
     int[] orders = new int[batch.length];
+    Zone[] zones = new Zone[batch.length];
     for (int from = 0; from < size; from += FOLIO_BATCH) {
       int n = Math.min(FOLIO_BATCH, size - from);
       for (int i = 0; i < n; i++) {
@@ -486,7 +489,7 @@ public final class PhysMem {
           freed++;
         }
       }
-      freeUnrefFolios(pfns, orders, freed, what);
+      freeUnrefFolios(pfns, orders, zones, freed, what);
     }
   }
 
@@ -495,10 +498,11 @@ public final class PhysMem {
    * at once), then the rest committed under the pcp lock of its zone, taken once per run of the
    * same zone.
    */
-  private void freeUnrefFolios(long[] pfns, int[] orders, int n, String what) {
+  private void freeUnrefFolios(long[] pfns, int[] orders, Zone[] zones, int n, String what) {
     Cpu cpu = sched.cpu();
     for (int i = 0; i < n; i++) {
       Zone z = prepareBlock(pfns[i], orders[i], what);
+      zones[i] = z;
       if (orders[i] > PerCpuPages.PCP_MAX_ORDER) {
         z.freeUnrefPage(pfns[i], orders[i], cpu);
         pfns[i] = -1;
@@ -511,7 +515,7 @@ public final class PhysMem {
       if (pfn < 0) {
         continue;
       }
-      Zone z = sectionOf(pfn).zoneOf(pfn);
+      Zone z = zones[i];
       if (z != locked) {
         if (pcp != null) {
           pcp.lock().unlock();

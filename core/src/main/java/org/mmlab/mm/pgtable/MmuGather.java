@@ -122,11 +122,6 @@ public final class MmuGather {
     freedFolios.clear();
   }
 
-  /** True if nothing was unmapped since the last flush. */
-  public boolean isEmpty() {
-    return end == 0;
-  }
-
   /** {@code tlb_finish_mmu}: flushes the range, then frees the tables and drops the folios. */
   public void finish() {
     if (finished) {

@@ -24,6 +24,8 @@ import org.mmlab.sync.Spinlock;
  * that use of the page as a table; so a fault that stores into a table that munmap has freed is
  * a use-after-free naming where the table was made and freed.
  *
+ * <p>Order: entries (loads, stores, the walk), allocation, locks, freeing, then the checks.
+ *
  * <h2>Locking (x86-64: split PTE and PMD locks)</h2>
  * <pre>
  * mmap_lock (or the VMA lock)        held by every caller that installs entries
@@ -57,6 +59,11 @@ public final class PageTables {
 
   /** A pointer to one entry: {@code pgd_t *}, {@code pud_t *}, {@code pmd_t *}, {@code pte_t *}. */
   public record Slot(PtDesc table, int index, Level level) {
+    /** The slot of {@code addr}'s entry in {@code table}, a table of {@code level}. */
+    public static Slot of(PtDesc table, Level level, long addr) {
+      return new Slot(table, level.index(addr), level);
+    }
+
     /** For reports: {@code "pmd table pfn 0x1a3[5]"}. */
     @Override
     public String toString() {
@@ -371,7 +378,7 @@ public final class PageTables {
   }
 
   private static @Nullable Slot slot(@Nullable PtDesc table, Level level, long addr) {
-    return table == null ? null : new Slot(table, level.index(addr), level);
+    return table == null ? null : Slot.of(table, level, addr);
   }
 
   /*

@@ -86,8 +86,9 @@ class PerCpuPagesTest {
     assertThat(kept.peekRefCount()).as("still referenced").isEqualTo(1);
     assertThat(mem.peekNrFreePages()).isEqualTo(free0 + 69 + 16);
     assertThat(mem.pgfree()).isEqualTo(pgfree0 + 69 + 16);
-    assertThat(myPcp(mem).count() - onList0).as("the order-0 pages on this CPU's list (or given back in batches)")
-        .isLessThanOrEqualTo(69);
+    assertThat(myPcp(mem).count() - onList0)
+        .as("order-0 pages went to this CPU's list (some given back in bulk at high), the order-4 one did not")
+        .isBetween(1, 69);
     Page next = mem.allocPages(Gfp.KERNEL, 0);
     assertThat(next.pfn()).as("LIFO: the last freed page first").isEqualTo(((Page) folios.get(69)).pfn());
     mem.freePages(next, 0);
