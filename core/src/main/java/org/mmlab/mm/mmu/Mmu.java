@@ -45,13 +45,19 @@ import org.mmlab.mm.pgtable.PageTables;
  * page by page upward and stop at the first page that faults.
  *
  * <h2>The TLB-hit path</h2>
- * It is what user programs pay per access, so it is kept to loads of the CPU's own state and of
- * one {@link TlbEntry} (which caches the off-heap chunk of the frame, so the bytes move without
- * going through {@code Frames}' lookup; a store marks the frame touched once, at fill or first
- * store). Natively the page's scheduling point is skipped there: in native mode a point only
- * checks the lifetime of the object's owner (for a page descriptor, its memory section), and the
- * in-use check that follows subsumes it (a page of an offlined section has no count). An MMU
- * must not be used after its memory is released: the cached chunks go back to the pool.
+ * It is what user programs pay per access, so natively it is a prefix that either completes the
+ * access or leaves no trace and hands it to the general path: the CPU runs the mm in user mode
+ * ({@link Tlb}'s {@code fastMm}, null while exploring), the pending-request poll, one
+ * {@link TlbEntry} whose tag for this kind of access equals the page number (the rights, the
+ * frame's chunk and, for stores, the frame's touched mark are folded into that tag), for a
+ * store the line already marked written, and the page in use; then the bytes move at the
+ * frame's cached address. Anything else (a miss, missing rights, a frame never written, a
+ * line not yet marked, a page not in use, an access crossing a page, explore mode) takes the
+ * general path, which checks each condition on its own and reports. The page's scheduling point
+ * is skipped natively: in native mode a point only checks the lifetime of the object's owner
+ * (for a page descriptor, its memory section), and the in-use check subsumes it (a page of an
+ * offlined section has no count). An MMU must not be used after its memory is released: the
+ * cached chunks go back to the pool.
  *
  * <h2>The shootdown protocol (DESIGN §8)</h2>
  * The guarantee: after {@link #flushTlbRange} returns, no CPU completes an access through a
@@ -213,21 +219,21 @@ public final class Mmu {
     return List.of((Tlb[]) TLBS.getAcquire(this));
   }
 
-  /** A context for an mm whose page tables are {@code pt}: its TLB tag and generation. */
+  /** A context for an mm whose page tables are {@code pt}: what its TLB entries are tagged with, and its generation. */
   public MmuContext newContext(PageTables pt, String name) {
     return newContext(pt, name, null);
   }
 
   /**
    * A context owned by {@code owner} (the mm): once the owner is freed, a TLB operation on the
-   * context is a use-after-free. Ids are never reused: at most 2^24 - 1 contexts per MMU.
+   * context is a use-after-free. Ids are never reused: at most 2^31 contexts per MMU.
    */
   public MmuContext newContext(PageTables pt, String name, @Nullable KObject owner) {
     if (pt.mem() != mem) {
       throw new IllegalArgumentException("page tables of another machine's memory");
     }
     int id = (int) NEXT_ID.getAndAdd(this, 1);
-    if (id > MmuContext.MAX_ID) {
+    if (id < 0) {
       throw new IllegalStateException("out of MMU context ids");
     }
     return new MmuContext(this, sched, id, pt, name, owner);
@@ -281,11 +287,11 @@ public final class Mmu {
 
   /** {@link #load} with the CPU's state ({@link #tlb}) at hand: the fast path, no per-CPU lookup. */
   public long load(Tlb t, MmuContext mm, long addr, int width) {
-    if (t.userMm != mm) {
-      return UserAccess.loadFromKernel(this, t, mm, addr, width);
+    if (t.fastMm != mm) {
+      return UserAccess.load(this, t, mm, addr, width);
     }
     t.pollFlushRequest();
-    return UserAccess.loadNow(this, t, mm, addr, width);
+    return UserAccess.loadFast(this, t, mm, addr, width);
   }
 
   /** An 8-byte user load ({@code movq} from user memory). */
@@ -312,11 +318,11 @@ public final class Mmu {
    * made: the kernel's user-access loop uses this, so that a fault allocates nothing.
    */
   public boolean tryStore(Tlb t, MmuContext mm, long addr, int width, long value) {
-    if (t.userMm != mm) {
-      return UserAccess.storeFromKernel(this, t, mm, addr, width, value);
+    if (t.fastMm != mm) {
+      return UserAccess.store(this, t, mm, addr, width, value);
     }
     t.pollFlushRequest();
-    return UserAccess.storeNow(this, t, mm, addr, width, value);
+    return UserAccess.storeFast(this, t, mm, addr, width, value);
   }
 
   /** An 8-byte user store. */

@@ -35,12 +35,9 @@ public final class MmuContext extends SyncObject {
     }
   }
 
-  /** The largest context id: ids are the low 24 bits of a TLB tag. */
-  static final int MAX_ID = (1 << 24) - 1;
-
   /** The MMU this context belongs to. Immutable. */
   final Mmu mmu;
-  /** The tag of this mm's TLB entries ({@code ctx_id}), unique within its MMU. Immutable. */
+  /** The context id ({@code ctx_id}), unique within its MMU. Immutable. */
   final int id;
   /** The page tables ({@code mm->pgd}). Immutable reference. */
   private final PageTables pageTables;
@@ -64,7 +61,7 @@ public final class MmuContext extends SyncObject {
     return pageTables;
   }
 
-  /** The context id ({@code ctx_id}): the tag of this mm's TLB entries. */
+  /** The context id ({@code ctx_id}), unique within its MMU (TLB entries are tagged with the context itself). */
   public int contextId() {
     return id;
   }

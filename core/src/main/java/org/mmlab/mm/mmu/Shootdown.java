@@ -67,24 +67,24 @@ final class Shootdown {
       for (int k = 0; k < Tlb.NR_CONTEXTS; k++) {
         MmuContext mm = t.ctxs[k];
         if (mm != null && t.ctxGen[k] == mm.peekTlbGen() && !mm.pageTables().pgd().isFreed()) {
-          checkEntries(mmu, t, mm, t.ctxGen[k]);
+          checkEntries(mmu, t, t.entriesOf(k), mm, t.ctxGen[k]);
         }
       }
     }
   }
 
-  private static void checkEntries(Mmu mmu, Tlb t, MmuContext mm, long gen) {
-    for (TlbEntry e : t.entries) {
-      if (!Tlb.holdsEntryOf(e, mm)) {
+  private static void checkEntries(Mmu mmu, Tlb t, TlbEntry[] entries, MmuContext mm, long gen) {
+    for (TlbEntry e : entries) {
+      if (!e.valid()) {
         continue;
       }
-      long va = Tlb.vaddr(e);
+      long va = e.vaddr();
       long r = Walk.peekWalk(mmu.sched, mm.pageTables(), va);
       if (r == 0 || Walk.frame(r) != e.frame() || (Walk.perms(e.data) & ~Walk.perms(r)) != 0) {
         Translation now = Walk.decode(r);
         throw new BugException(Verdict.of(VerdictKind.INVARIANT,
             t.cpu.label() + "'s TLB holds a stale translation for 0x" + Long.toHexString(va) + " in " + mm.name(),
-            List.of("cached: " + Tlb.describe(e),
+            List.of("cached: " + e.describe(),
                 "page tables: " + (now == null ? "not present" : now.toString()),
                 "the TLB counts as current for " + mm.name() + " (generation " + gen + ", no request pending):"
                     + " the page tables were changed without a TLB flush"),

@@ -16,17 +16,19 @@ import org.mmlab.mm.page.Frames;
  * write, which are VarHandle fields with the memory order named at each access.
  *
  * <h2>The TLB</h2>
- * {@value #ENTRIES} {@link TlbEntry entries}, direct-mapped by the low bits of the virtual page
- * number, each tagged with the context id of its mm and the page number: a translation of one
- * 4 KiB page to its frame, with the effective write and user rights (a huge leaf is cached
- * 4 KiB at a time). The tag of an invalid entry is -1, which no (page, mm) pair produces since
- * user addresses are below 2^47. Entries of up to {@value #NR_CONTEXTS} mms coexist (x86's PCIDs), each mm
- * with the generation its entries are current with; an mm evicted from that list has its
- * entries dropped (see {@link Mmu}'s notes for the generations).
+ * Entries of up to {@value #NR_CONTEXTS} mms coexist (x86's PCIDs), each mm with the
+ * generation its entries are current with; an mm evicted from that list has its entries dropped
+ * (see {@link Mmu}'s notes for the generations). Each listed mm has {@value #ENTRIES}
+ * {@link TlbEntry entries} of its own, direct-mapped by the low bits of the virtual page number
+ * and tagged with the page number: a translation of one 4 KiB page to its frame, with the
+ * effective write and user rights (a huge leaf is cached 4 KiB at a time). The page number of
+ * an invalid entry is -1, which no address has. Simplified: x86's TLB is one set of entries
+ * shared by its PCIDs, each tagged with one; here the context picks the set, so a hit compares
+ * the page number only ({@link #current}: the set of the mm the CPU runs).
  *
  * <h2>Fields and their protection</h2>
  * <ul>
- *   <li>{@code entries}, {@code running}, {@code userMm}, {@code ctxs}, {@code ctxGen},
+ *   <li>{@code entries}, {@code current}, {@code running}, {@code userMm}, {@code fastMm}, {@code ctxs}, {@code ctxGen},
  *       {@code serviced}, {@code fault}, {@code faulted} and the counters: owned by this CPU
  *       (plain).</li>
  *   <li>{@code userSeq}: odd while user translations are in use (user mode, or a kernel access
@@ -43,12 +45,11 @@ import org.mmlab.mm.page.Frames;
  * </ul>
  */
 public final class Tlb extends SyncObject {
-  /** Entries in the TLB. */
+  /** Entries per mm in the TLB. */
   public static final int ENTRIES = 64;
   /** MMs whose entries may coexist in one TLB, as x86 keeps six dynamic ASIDs ({@code TLB_NR_DYN_ASIDS}). */
   public static final int NR_CONTEXTS = 6;
 
-  private static final int ID_BITS = 24;
   private static final VarHandle USER_SEQ;
   private static final VarHandle PUBLISHED_MM;
   private static final VarHandle FLUSH_REQ;
@@ -82,14 +83,25 @@ public final class Tlb extends SyncObject {
   final Cpu cpu;
 
   // --- the TLB; owned by this CPU ---
-  /** The entries, direct-mapped by page number. */
-  final TlbEntry[] entries = new TlbEntry[ENTRIES];
+  /** The entries of the mm in each slot of {@link #ctxs}, direct-mapped by page number. */
+  private final TlbEntry[][] entries = new TlbEntry[NR_CONTEXTS][ENTRIES];
+  /**
+   * The entries of {@code running}'s slot (every access is to the mm the CPU runs); a slot's
+   * entries, never null. Set when the CPU starts using user translations of an mm.
+   */
+  TlbEntry[] current;
 
   // --- mode; owned by this CPU ---
   /** The mm this CPU runs (in user or kernel mode), or null when idle. */
   @Nullable MmuContext running;
-  /** {@code running} while in user mode, else null: the one test of the access fast path. */
+  /** {@code running} while in user mode, else null. */
   @Nullable MmuContext userMm;
+  /**
+   * {@code userMm} natively, always null while exploring: the one test of the access fast path
+   * ({@link Mmu#load}), which has no scheduling point; an explored access takes the general path,
+   * which makes its point.
+   */
+  @Nullable MmuContext fastMm;
   /**
    * The mms whose entries this TLB may hold ({@code cpu_tlbstate.ctxs[]}): entries of an mm
    * not listed here were dropped when it was evicted.
@@ -127,21 +139,29 @@ public final class Tlb extends SyncObject {
     super(mmu.sched, "tlb@CPU" + cpu.id, null, null);
     this.mmu = mmu;
     this.cpu = cpu;
-    for (int i = 0; i < ENTRIES; i++) {
-      entries[i] = new TlbEntry();
+    for (TlbEntry[] es : entries) {
+      for (int i = 0; i < ENTRIES; i++) {
+        es[i] = new TlbEntry();
+      }
     }
+    current = entries[0];
   }
 
   // ------------------------------------------------------------ lookup and fill
 
-  /** The tag of {@code addr}'s page in {@code mm}: page number above the 24-bit context id. */
-  static long tag(MmuContext mm, long addr) {
-    return ((addr >>> Frames.PAGE_SHIFT) << ID_BITS) | mm.id;
+  /**
+   * The entry page {@code vpn} of the mm this CPU runs maps to (direct-mapped in
+   * {@link #current}). Masked with the array's own length, so that the JIT sees the index is in
+   * bounds.
+   */
+  TlbEntry entry(long vpn) {
+    TlbEntry[] es = current;
+    return es[(int) vpn & (es.length - 1)];
   }
 
-  /** The entry {@code addr}'s page maps to (direct-mapped). */
-  static int index(long addr) {
-    return (int) (addr >>> Frames.PAGE_SHIFT) & (ENTRIES - 1);
+  /** The entries of the mms in {@link #ctxs} (checks). */
+  TlbEntry[] entriesOf(int slot) {
+    return entries[slot];
   }
 
   void countWalk() {
@@ -153,10 +173,13 @@ public final class Tlb extends SyncObject {
   /** {@code flush_tlb_local} for one mm's pages in [start, end) ({@code invlpg} per page). */
   public void flushRange(MmuContext mm, long start, long end) {
     flushes++;
-    for (TlbEntry e : entries) {
-      long t = e.tag;
-      if (t != TlbEntry.INVALID && (int) (t & MmuContext.MAX_ID) == mm.id) {
-        long va = (t >>> ID_BITS) << Frames.PAGE_SHIFT;
+    int k = contextSlot(mm);
+    if (k < 0) {
+      return; // an mm not listed has no entries: they were dropped when it was evicted
+    }
+    for (TlbEntry e : entries[k]) {
+      if (e.valid()) {
+        long va = e.vaddr();
         if (Long.compareUnsigned(va, start) >= 0 && Long.compareUnsigned(va, end) < 0) {
           e.invalidate();
         }
@@ -172,8 +195,10 @@ public final class Tlb extends SyncObject {
   /** Drops every entry ({@code __flush_tlb_all}). */
   public void flushAll() {
     flushes++;
-    for (TlbEntry e : entries) {
-      e.invalidate();
+    for (TlbEntry[] es : entries) {
+      for (TlbEntry e : es) {
+        e.invalidate();
+      }
     }
   }
 
@@ -299,6 +324,7 @@ public final class Tlb extends SyncObject {
     running = mm;
     beginUserTranslations(mm, "switch_mm: tlb_gen check");
     userMm = mm;
+    fastMm = mmu.exploring ? null : mm;
   }
 
   /** Syscall or fault entry: the mm stays loaded; user translations are no longer in use. */
@@ -308,6 +334,7 @@ public final class Tlb extends SyncObject {
     }
     sched.point(OpKind.WRITE, this, "entry to kernel mode");
     userMm = null;
+    fastMm = null;
     endUserTranslations();
   }
 
@@ -340,6 +367,7 @@ public final class Tlb extends SyncObject {
 
   private void beginUserTranslations(MmuContext mm, @Nullable String pointName) {
     int k = claimContext(mm);
+    current = entries[k];
     PUBLISHED_MM.setRelease(this, mm);
     USER_SEQ.setVolatile(this, (long) USER_SEQ.getOpaque(this) + 1);
     VarHandle.fullFence();
@@ -363,15 +391,19 @@ public final class Tlb extends SyncObject {
 
   /** True if the TLB holds a translation of {@code addr} in {@code mm} (no point, no side effect). */
   public boolean isCached(MmuContext mm, long addr) {
-    return Long.compareUnsigned(addr, Walk.USER_TOP) < 0 && entries[index(addr)].tag == tag(mm, addr);
+    int k = contextSlot(mm);
+    long vpn = addr >>> Frames.PAGE_SHIFT;
+    return k >= 0 && entries[k][(int) vpn & (ENTRIES - 1)].vpn == vpn;
   }
 
   /** Valid entries. */
   public int size() {
     int n = 0;
-    for (TlbEntry e : entries) {
-      if (e.valid()) {
-        n++;
+    for (TlbEntry[] es : entries) {
+      for (TlbEntry e : es) {
+        if (e.valid()) {
+          n++;
+        }
       }
     }
     return n;
@@ -428,15 +460,6 @@ public final class Tlb extends SyncObject {
     faulted = false;
   }
 
-  /** The virtual address of {@code e}'s page, if valid (checks). */
-  static long vaddr(TlbEntry e) {
-    return (e.tag >>> ID_BITS) << Frames.PAGE_SHIFT;
-  }
-
-  static boolean holdsEntryOf(TlbEntry e, MmuContext mm) {
-    return e.valid() && (int) (e.tag & MmuContext.MAX_ID) == mm.id;
-  }
-
   /** A flusher waiting for this CPU waits for the CPU itself. */
   @Override
   public List<Cpu> holders() {
@@ -454,10 +477,5 @@ public final class Tlb extends SyncObject {
     return "mode=" + mode().name().toLowerCase(java.util.Locale.ROOT) + (r == null ? "" : " mm=" + r.name())
         + " req=" + (long) FLUSH_REQ.getAcquire(this) + " ack=" + (long) FLUSH_ACK.getAcquire(this)
         + " entries=" + size();
-  }
-
-  /** For reports: {@code "0x7f0000 -> pfn 0x1a3 rwu (cached at step 6)"}. */
-  static String describe(TlbEntry e) {
-    return e.describe(vaddr(e));
   }
 }

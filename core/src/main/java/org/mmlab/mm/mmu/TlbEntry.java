@@ -7,15 +7,25 @@ import org.mmlab.mm.page.Page;
 import org.mmlab.mm.pgtable.Entry;
 
 /**
- * One TLB entry: a cached translation of one 4 KiB page of one mm. Everything the hit path
- * needs sits in this one object (one array load, then fields on one cache line): the tag, the
- * walk result with the rights, the page descriptor the access is a point on, and the off-heap
- * chunk holding the frame with the frame's offset in it.
+ * One TLB entry: a cached translation of one 4 KiB page of one mm (the mm whose set of entries
+ * in its {@link Tlb} holds it). Everything the hit path needs sits in this one object (one array
+ * load, then its fields): the page number, the walk result with the rights, the page descriptor the access is a point on, and the
+ * off-heap chunk holding the frame with the frame's address in it.
+ *
+ * <h2>The hit tags</h2>
+ * A hardware TLB compares the tag and checks the rights in parallel; the model folds the rights
+ * into the comparison. Besides its page number ({@link #vpn}) an entry keeps one tag per kind of
+ * access that may use it without more checks: {@link #loadTag} is the page number if a user load
+ * may read the frame straight from {@link #base}, {@link #storeTag} if a user store may write it
+ * there, else {@link #INVALID}. So a native hit is one comparison of the access's page number
+ * with the tag of its kind ({@code UserAccess.loadFast}); every other case
+ * (no rights, a frame never written, a miss) takes the general path, which checks each condition
+ * on its own. {@link #retag} keeps the tags in step with the fields they summarize.
  *
  * <p>Owned by its CPU's {@link Tlb}: mutated in place on fill and flush, never shared.
  */
 final class TlbEntry {
-  /** The tag of an invalid entry: no (page, mm) pair has it, user addresses are below 2^47. */
+  /** The page number of an invalid entry: no user address has it, page numbers have 52 bits. */
   static final long INVALID = -1L;
   /**
    * In {@link #data}: the frame is marked touched in its chunk ({@code Frames}), so stores may go
@@ -23,8 +33,12 @@ final class TlbEntry {
    */
   static final long TOUCHED = 1L << 3;
 
-  /** {@link Tlb#tag}: page number above the context id; {@link #INVALID} when empty. */
-  long tag = INVALID;
+  /** The virtual page number ({@code addr >>> PAGE_SHIFT}); {@link #INVALID} when empty. */
+  long vpn = INVALID;
+  /** {@link #vpn} if the rights allow a user load and the frame's chunk is known ({@link #base} set), else {@link #INVALID}. */
+  long loadTag = INVALID;
+  /** {@link #vpn} if the rights allow a user store and the frame is {@link #TOUCHED}, else {@link #INVALID}. */
+  long storeTag = INVALID;
   /** The {@link Walk} result: frame, effective rights, special bit, leaf level; and {@link #TOUCHED}. */
   long data;
   /** The descriptor of the frame (the access's scheduling object). Null when invalid. */
@@ -54,36 +68,49 @@ final class TlbEntry {
   /** The step at which the entry was filled (-1 natively), for reports. */
   long filledAt;
 
-  void fill(long tag, long walkResult, Page page, @Nullable MemorySegment chunk, boolean touched, long step) {
-    this.tag = tag;
+  void fill(long vpn, long walkResult, Page page, @Nullable MemorySegment chunk, boolean touched, long step) {
+    this.vpn = vpn;
     this.data = touched ? walkResult | TOUCHED : walkResult;
     this.page = page;
     this.chunkOffset = Walk.frame(walkResult) & (Frames.CHUNK_SIZE - 1);
-    chunk(chunk);
     this.lines = 0;
     this.filledAt = step;
+    chunk(chunk);
   }
 
   void invalidate() {
-    tag = INVALID;
+    vpn = INVALID;
     page = null;
     chunk(null);
+  }
+
+  /** Recomputes {@link #loadTag} and {@link #storeTag} after a change of the fields they summarize. */
+  private void retag() {
+    boolean mapped = vpn != INVALID && base != 0;
+    loadTag = mapped && (data & UserAccess.NEED_READ) == UserAccess.NEED_READ ? vpn : INVALID;
+    storeTag = mapped && (data & UserAccess.NEED_WRITE) == UserAccess.NEED_WRITE && (data & TOUCHED) != 0 ? vpn : INVALID;
   }
 
   /** The chunk holding the frame, or null (never written): sets {@link #chunk} and {@link #base}. */
   void chunk(@Nullable MemorySegment c) {
     chunk = c;
     base = c == null ? 0 : c.address() + chunkOffset;
+    retag();
   }
 
   /** The frame is now touched and its chunk is {@code c}. */
   void touched(MemorySegment c) {
-    chunk(c);
     data |= TOUCHED;
+    chunk(c);
   }
 
   boolean valid() {
-    return tag != INVALID;
+    return vpn != INVALID;
+  }
+
+  /** The virtual address of the page (meaningful while valid). */
+  long vaddr() {
+    return vpn << Frames.PAGE_SHIFT;
   }
 
   /** The physical address of the frame. */
@@ -92,8 +119,8 @@ final class TlbEntry {
   }
 
   /** For reports: {@code "0x7f0000 -> pfn 0x1a3 rwu (cached at step 6)"}. */
-  String describe(long vaddr) {
-    return "0x" + Long.toHexString(vaddr) + " -> pfn 0x" + Long.toHexString(frame() >>> Frames.PAGE_SHIFT)
+  String describe() {
+    return "0x" + Long.toHexString(vaddr()) + " -> pfn 0x" + Long.toHexString(frame() >>> Frames.PAGE_SHIFT)
         + ((data & Entry.WRITE) != 0 ? " rw" : " r-") + ((data & Entry.USER) != 0 ? "u" : "k")
         + (filledAt >= 0 ? " (cached at step " + filledAt + ")" : "");
   }

@@ -24,10 +24,11 @@ import org.mmlab.mm.pgtable.Entry;
  * the public entry points ({@link Mmu#load}, {@link Mmu#store}, {@link Mmu#loadBytes}, ...)
  * and the protocol notes stay in {@link Mmu}.
  *
- * <p>Order: accesses within a page (load, store), accesses that cross into the next page,
- * kernel accesses to user memory, byte ranges and the instruction boundary; then translation
- * (TLB lookup, the walk on a miss, the descriptor of the frame); then the stale-translation
- * check and its verdict; the width and bounds checks last.
+ * <p>Order: the native hit path ({@link #loadFast}, {@link #storeFast}); the general path:
+ * accesses within a page (load, store), accesses that cross into the next page, kernel accesses
+ * to user memory, byte ranges and the instruction boundary; then translation (TLB lookup, the
+ * walk on a miss, the descriptor of the frame); then the stale-translation check and its
+ * verdict; the width and bounds checks last.
  */
 final class UserAccess {
   private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -40,13 +41,99 @@ final class UserAccess {
    * A restricted method ({@code reinterpret}): the JVM runs with {@code --enable-native-access}.
    */
   private static final MemorySegment RAM = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
-  private static final long NEED_READ = Entry.USER;
-  private static final long NEED_WRITE = Entry.USER | Entry.WRITE;
+  /** The rights a user load needs in a walk result. */
+  static final long NEED_READ = Entry.USER;
+  /** The rights a user store needs. */
+  static final long NEED_WRITE = Entry.USER | Entry.WRITE;
   /** Page types a user mapping never points to: a page with one of them was freed and reused. */
   private static final int NOT_USER = PageFlag.BUDDY.mask() | PageFlag.TABLE.mask() | PageFlag.SLAB.mask();
 
   private UserAccess() {}
 
+  // --- the native hit path (Mmu's notes): small, so that the JIT inlines it into each caller ---
+
+  /**
+   * A load by a CPU natively in user mode in {@code mm}, after the instruction boundary: the
+   * TLB hit completes it; anything else goes to the general path ({@link #loadNow}), this
+   * prefix having changed nothing.
+   */
+  static long loadFast(Mmu mmu, Tlb t, MmuContext mm, long addr, int width) {
+    long off = addr & PAGE_MASK;
+    long vpn = addr >>> Frames.PAGE_SHIFT;
+    TlbEntry e = t.entry(vpn);
+    if (e.loadTag == vpn && off <= Frames.PAGE_SIZE - width && validWidth(width) && inUse(e.page)) {
+      t.ok();
+      return read(e.base + off, width);
+    }
+    return loadNow(mmu, t, mm, addr, width);
+  }
+
+  /** {@link #loadFast} for a store: the hit needs the line already marked written as well. */
+  static boolean storeFast(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
+    long off = addr & PAGE_MASK;
+    long vpn = addr >>> Frames.PAGE_SHIFT;
+    TlbEntry e = t.entry(vpn);
+    if (e.storeTag == vpn && off <= Frames.PAGE_SIZE - width && validWidth(width)) {
+      long lines = Frames.lineBits(off, width);
+      if ((e.lines & lines) == lines && inUse(e.page)) {
+        write(e.base + off, width, value);
+        t.ok();
+        return true;
+      }
+    }
+    return storeNow(mmu, t, mm, addr, width, value);
+  }
+
+  /**
+   * The first test of the in-use check ({@link #checkInUse}): an order-0 or head page with
+   * references, of no type a user mapping never points to. The page of a valid entry is never
+   * null (the hit path passes it unchecked, so that the JIT's null check is the implicit one).
+   */
+  private static boolean inUse(Page page) {
+    return page.peekRefRaw() > 0 && (page.peekFlags() & NOT_USER) == 0;
+  }
+
+  /** {@code width} bytes at absolute address {@code at} of a frame's chunk, little-endian, zero-extended. */
+  private static long read(long at, int width) {
+    return switch (width) {
+      case 8 -> RAM.get(LE64, at);
+      case 4 -> RAM.get(LE32, at) & 0xFFFF_FFFFL;
+      case 2 -> RAM.get(LE16, at) & 0xFFFFL;
+      default -> RAM.get(ValueLayout.JAVA_BYTE, at) & 0xFFL;
+    };
+  }
+
+  /** Stores the low {@code width} bytes of {@code value} at absolute address {@code at} of a frame's chunk. */
+  private static void write(long at, int width, long value) {
+    switch (width) {
+      case 8 -> RAM.set(LE64, at, value);
+      case 4 -> RAM.set(LE32, at, (int) value);
+      case 2 -> RAM.set(LE16, at, (short) value);
+      default -> RAM.set(ValueLayout.JAVA_BYTE, at, (byte) value);
+    }
+  }
+
+  // --- the general path ---
+
+  /** A load not on the native hit path: explore mode, or a kernel access to user memory. */
+  static long load(Mmu mmu, Tlb t, MmuContext mm, long addr, int width) {
+    if (t.userMm == mm) {
+      t.pollFlushRequest();
+      return loadNow(mmu, t, mm, addr, width);
+    }
+    return loadFromKernel(mmu, t, mm, addr, width);
+  }
+
+  /** A store not on the native hit path ({@link #load}). */
+  static boolean store(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
+    if (t.userMm == mm) {
+      t.pollFlushRequest();
+      return storeNow(mmu, t, mm, addr, width, value);
+    }
+    return storeFromKernel(mmu, t, mm, addr, width, value);
+  }
+
+  /** A load in the mm the CPU runs, after the instruction boundary. */
   static long loadNow(Mmu mmu, Tlb t, MmuContext mm, long addr, int width) {
     long off = addr & PAGE_MASK;
     if (off + width > Frames.PAGE_SIZE || !validWidth(width)) {
@@ -66,13 +153,7 @@ final class UserAccess {
     if (base == 0) {
       return loadUntouched(mmu, e, e.frame() | off, width);
     }
-    long at = base + off;
-    return switch (width) {
-      case 8 -> RAM.get(LE64, at);
-      case 4 -> RAM.get(LE32, at) & 0xFFFF_FFFFL;
-      case 2 -> RAM.get(LE16, at) & 0xFFFFL;
-      default -> RAM.get(ValueLayout.JAVA_BYTE, at) & 0xFFL;
-    };
+    return read(base + off, width);
   }
 
   /** A load from a frame whose chunk was never written when the entry was filled: maybe it is now. */
@@ -81,7 +162,10 @@ final class UserAccess {
     return mmu.frames.load(pa, width);
   }
 
-  /** A store in the mm the CPU runs: true if stored, false if it faulted (the fault is recorded in {@code t}). */
+  /**
+   * A store in the mm the CPU runs, after the instruction boundary: true if stored, false if it
+   * faulted (the fault is recorded in {@code t}).
+   */
   static boolean storeNow(Mmu mmu, Tlb t, MmuContext mm, long addr, int width, long value) {
     long off = addr & PAGE_MASK;
     if (off + width > Frames.PAGE_SIZE || !validWidth(width)) {
@@ -109,15 +193,9 @@ final class UserAccess {
     }
     long base = e.base;
     if (base == 0) { // cannot happen (a touched entry has its chunk); never write through address 0
-      throw new IllegalStateException("TLB entry without a frame address: " + e.describe(addr & -Frames.PAGE_SIZE));
+      throw new IllegalStateException("TLB entry without a frame address: " + e.describe());
     }
-    long at = base + off;
-    switch (width) {
-      case 8 -> RAM.set(LE64, at, value);
-      case 4 -> RAM.set(LE32, at, (int) value);
-      case 2 -> RAM.set(LE16, at, (short) value);
-      default -> RAM.set(ValueLayout.JAVA_BYTE, at, (byte) value);
-    }
+    write(base + off, width, value);
     t.ok();
     return true;
   }
@@ -239,19 +317,24 @@ final class UserAccess {
   /**
    * The TLB entry translating {@code addr} for this access, filled by a walk on a miss; or null
    * with the fault recorded in {@code t}. A hit whose cached rights do not allow the access walks
-   * again.
+   * again. {@code mm} is the mm the CPU runs, so its entries are {@code t}'s current set (every
+   * caller passed the instruction boundary or started a kernel access, which check that).
    */
   static @Nullable TlbEntry translate(Mmu mmu, Tlb t, MmuContext mm, long addr, boolean write) {
-    long tag = Tlb.tag(mm, addr);
-    TlbEntry e = t.entries[Tlb.index(addr)];
+    long vpn = addr >>> Frames.PAGE_SHIFT; // above the user range: no valid entry has it
+    TlbEntry e = t.entry(vpn);
     long need = write ? NEED_WRITE : NEED_READ;
-    if (e.tag == tag && (e.data & need) == need && (addr >>> Walk.USER_BITS) == 0) {
+    if (e.vpn == vpn && (e.data & need) == need) {
       return e;
     }
-    return miss(mmu, t, mm, addr, write, tag, e, need);
+    return miss(mmu, t, mm, addr, write, vpn, e, need);
   }
 
-  private static @Nullable TlbEntry miss(Mmu mmu, Tlb t, MmuContext mm, long addr, boolean write, long tag, TlbEntry e, long need) {
+  private static @Nullable TlbEntry miss(Mmu mmu, Tlb t, MmuContext mm, long addr, boolean write, long vpn, TlbEntry e, long need) {
+    if (t.running != mm) { // the fill would go to another mm's set
+      throw new IllegalStateException(t.cpu.label() + " translates for " + mm.name() + " but runs "
+          + (t.running == null ? "no mm" : t.running.name()));
+    }
     e.invalidate();
     if (Long.compareUnsigned(addr, Walk.USER_TOP) >= 0) {
       t.setFault(addr, write, Fault.Kind.NOT_PRESENT);
@@ -270,7 +353,7 @@ final class UserAccess {
     long pa = Walk.frame(r);
     Page page = pageOf(mmu, pa >>> Frames.PAGE_SHIFT, mm, addr);
     boolean touched = write || mmu.frames.isTouched(pa >>> Frames.PAGE_SHIFT);
-    e.fill(tag, r, page, mmu.frames.chunkSegment(pa, write), touched, mmu.sched.step());
+    e.fill(vpn, r, page, mmu.frames.chunkSegment(pa, write), touched, mmu.sched.step());
     return e;
   }
 
@@ -297,7 +380,7 @@ final class UserAccess {
     // An order-0 or head page in use passes on its own two fields, loaded side by side. A tail
     // page's count is always zero (as in the kernel), so a tail, and anything suspect, takes
     // the second test through its head: the hit path does not load the link to the head.
-    if (page.peekRefCount() != 0 && (page.peekFlags() & NOT_USER) == 0) {
+    if (inUse(page)) {
       return;
     }
     Page head = (Page) page.folio();
@@ -323,7 +406,7 @@ final class UserAccess {
     List<String> details = new ArrayList<>();
     details.add(t.cpu.label() + ": user " + (write ? "store" : "load") + " at 0x" + Long.toHexString(addr) + " in "
         + mm.name());
-    details.add("translation used: " + e.describe(addr & -Frames.PAGE_SIZE));
+    details.add("translation used: " + e.describe());
     Translation current = Walk.decode(now);
     details.add("the page tables now map 0x" + Long.toHexString(addr) + " to "
         + (current == null ? "nothing" : "pfn 0x" + Long.toHexString(current.pfn())));

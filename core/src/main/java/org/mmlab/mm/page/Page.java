@@ -246,6 +246,14 @@ public final class Page extends SyncObject implements Folio {
     return c == FROZEN ? 0 : c;
   }
 
+  /**
+   * The count word as stored, without a scheduling point: negative while frozen, so one test
+   * {@code > 0} tells a page with references. The TLB-hit path's in-use check.
+   */
+  public int peekRefRaw() {
+    return (int) REF.getAcquire(this);
+  }
+
   /** True if the count is frozen, without a scheduling point: checks and reports only. */
   public boolean peekFrozen() {
     return (int) REF.getAcquire(this) == FROZEN;
