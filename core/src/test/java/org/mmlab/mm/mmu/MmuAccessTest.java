@@ -192,6 +192,35 @@ class MmuAccessTest {
   }
 
   @Test
+  void theHitPathLeavesAStaleTranslationToTheChecksAndAFrozenPageToTheAccess() {
+    Machine m = Machine.boot();
+    Page p = m.map(A, RW);
+    Cpu cpu = m.sched.cpu();
+    Tlb t = m.mmu.tlb(cpu);
+    m.mmu.enterUser(cpu, m.mm);
+    assertThat(m.mmu.store(cpu, m.mm, A + 8, 8, 42)).isNull(); // fills, touches the frame, marks the line
+    assertThat(m.mmu.load(cpu, m.mm, A + 8, 8)).isEqualTo(42);
+    assertThat(m.mmu.store(cpu, m.mm, A + 8, 8, 43)).isNull();
+    long walks = t.walks();
+    // A frozen count (migration, collapse) is a page in use: the accesses complete.
+    assertThat(p.folioRefFreeze(1)).isTrue();
+    assertThat(m.mmu.load(cpu, m.mm, A + 8, 8)).isEqualTo(43);
+    assertThat(m.mmu.store(cpu, m.mm, A + 8, 8, 44)).isNull();
+    p.folioRefUnfreeze(1);
+    // The bug: unmapped and freed without a TLB flush; both kinds of access hit the cached entry.
+    m.clearPte(A);
+    p.putPage();
+    String headline = "user access through a stale translation to freed pfn 0x" + Long.toHexString(p.pfn());
+    assertThatThrownBy(() -> m.mmu.load(cpu, m.mm, A + 8, 8))
+        .isInstanceOfSatisfying(BugException.class, e -> assertThat(e.verdict().headline()).isEqualTo(headline));
+    assertThatThrownBy(() -> m.mmu.store(cpu, m.mm, A + 8, 8, 45))
+        .isInstanceOfSatisfying(BugException.class, e -> assertThat(e.verdict().headline()).isEqualTo(headline));
+    assertThat(t.walks()).isEqualTo(walks);
+    m.mmu.flushTlbMm(m.mm);
+    m.mmu.enterKernel(cpu);
+  }
+
+  @Test
   void anEntryStillMappingAFreedPageIsReportedAsSuch() {
     Machine m = Machine.boot();
     Page p = m.map(A, RW);
