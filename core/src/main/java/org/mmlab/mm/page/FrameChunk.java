@@ -62,8 +62,10 @@ final class FrameChunk {
   }
 
   FrameChunk() {
-    // One automatic arena per chunk: a chunk the pool does not keep is freed by the GC.
-    this.seg = Arena.ofAuto().allocate(SIZE + 8L * LINE_WORDS, Frames.PAGE_SIZE);
+    // Host memory the GC frees once the pool no longer keeps the chunk: a huge-page-aligned
+    // mapping advised to be one huge page (HostMemory), else an automatic arena's memory.
+    MemorySegment m = HostMemory.allocate(SIZE + 8L * LINE_WORDS, SIZE);
+    this.seg = m != null ? m : Arena.ofAuto().allocate(SIZE + 8L * LINE_WORDS, Frames.PAGE_SIZE);
   }
 
   /** Marks frame {@code frame} (0..511) as written. Cheap when it already is: one load (of {@link #full} once the whole chunk is). */
