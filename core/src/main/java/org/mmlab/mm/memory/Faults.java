@@ -298,7 +298,7 @@ public final class Faults {
     if (page == null) {
       return FaultResult.OOM;
     }
-    page.folioMarkUptodate();
+    page.folioMarkUptodateNonAtomic();
     Spinlock ptl = pteLock(pt, pmd, addr);
     ptl.lock();
     if (!specValid(vma, spec)) {
@@ -370,7 +370,7 @@ public final class Faults {
     if (old != null) {
       copyUserHighpage(sched, mem, page, old);
     }
-    page.folioMarkUptodate();
+    page.folioMarkUptodateNonAtomic();
     ptl.lock();
     if (!specValid(vma, spec) || pt.load(pte) != orig) {
       boolean retry = !specValid(vma, spec);

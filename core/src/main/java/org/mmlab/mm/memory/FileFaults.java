@@ -78,7 +78,7 @@ final class FileFaults {
     Page page = folio.folioPage(pgoff - folio.headPage().index());
     if (cow != null) {
       Faults.copyUserHighpage(sched, mem, cow, page);
-      cow.folioMarkUptodate();
+      cow.folioMarkUptodateNonAtomic();
       folio.folioUnlock();
       folio.folioPut();
       return finishAnon(vma, pmd, pte, addr, cow);

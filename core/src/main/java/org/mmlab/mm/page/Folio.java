@@ -199,6 +199,15 @@ public sealed interface Folio permits Page {
     self("folio_mark_uptodate").markUptodateRelease();
   }
 
+  /**
+   * {@code __folio_mark_uptodate}: {@link #folioMarkUptodate} for a folio whose flags no other CPU
+   * writes yet (a new anonymous or copy-on-write folio before its PTE is set): the same ordering,
+   * without the atomic read-modify-write.
+   */
+  default void folioMarkUptodateNonAtomic() {
+    self("__folio_mark_uptodate").markUptodateNonAtomic();
+  }
+
   /** {@code folio_test_dirty}. */
   default boolean folioTestDirty() {
     return self("folio_test_dirty").testFlag(PageFlag.DIRTY);

@@ -212,6 +212,19 @@ public final class Page extends SyncObject implements Folio {
     FLAGS.getAndBitwiseOrRelease(this, PageFlag.UPTODATE.mask());
   }
 
+  /**
+   * {@code __folio_mark_uptodate}: sets {@code PG_uptodate} with a plain read-modify-write behind
+   * a release store (the kernel's {@code smp_wmb} then the non-atomic {@code __set_bit}): the
+   * contents written before are visible to whoever sees the flag. Only for a folio no other CPU
+   * writes the flags of yet (a new anonymous or copy-on-write folio before its PTE is set). On
+   * x86 a plain store, where the atomic OR of {@link #markUptodateRelease} would first wait for
+   * the zeroing stores before it to reach the cache.
+   */
+  void markUptodateNonAtomic() {
+    sched.point(OpKind.WRITE, this, "__folio_mark_uptodate");
+    FLAGS.setRelease(this, (int) FLAGS.getOpaque(this) | PageFlag.UPTODATE.mask());
+  }
+
   // ------------------------------------------------------------ this page's reference count
 
   /** {@code page_ref_count}: this page's own count (0 while frozen; 0 for tails). */
