@@ -3,8 +3,8 @@ package org.mmlab.mm.page;
 import java.util.Arrays;
 
 /**
- * The free blocks of one order in one zone: the kernel's {@code struct free_area}
- * ({@code free_list} and {@code nr_free}), without migrate types.
+ * The free blocks of one order and one migrate type in one zone: the kernel's
+ * {@code free_area[order].free_list[type]} with its share of {@code nr_free}.
  *
  * <h2>Why not a list through the descriptors</h2>
  * The kernel threads its free lists through the {@code lru} field of each free block's first
@@ -83,6 +83,11 @@ final class FreeArea {
     size--;
     deleteSlot(s);
     return true;
+  }
+
+  /** The block {@link #take} would take, left on the list; -1 if none. */
+  long last() {
+    return size == 0 ? -1 : Integer.toUnsignedLong(blocks[size - 1]);
   }
 
   /** Takes the most recently added block ({@code get_page_from_free_area}), or -1 if none. */

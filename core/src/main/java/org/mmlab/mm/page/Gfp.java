@@ -16,7 +16,9 @@ package org.mmlab.mm.page;
  *   <li>{@link #ZERO}: the frames read zero on return ({@code __GFP_ZERO});</li>
  *   <li>{@link #COMP}: a compound page, the head carrying the order and the tails pointing at
  *       it ({@code __GFP_COMP}; every folio allocation has it);</li>
- *   <li>{@link #THISNODE}: no fallback to other nodes ({@code __GFP_THISNODE}).</li>
+ *   <li>{@link #THISNODE}: no fallback to other nodes ({@code __GFP_THISNODE});</li>
+ *   <li>{@link #MOVABLE}: the migrate type the pages come from ({@code gfp_migratetype},
+ *       {@link MigrateType#ofGfp}).</li>
  * </ul>
  */
 public final class Gfp {
@@ -38,6 +40,11 @@ public final class Gfp {
   public static final int THISNODE = 1 << 6;
   /** {@code __GFP_NOWARN} (no effect in the model). */
   public static final int NOWARN = 1 << 7;
+  /**
+   * {@code __GFP_MOVABLE}: the pages can be migrated, so they come from {@code MIGRATE_MOVABLE}
+   * pageblocks ({@link MigrateType}); without it, from {@code MIGRATE_UNMOVABLE} ones.
+   */
+  public static final int MOVABLE = 1 << 8;
 
   /** {@code GFP_KERNEL}: may sleep; fails in the model when memory is exhausted (no reclaim). */
   public static final int KERNEL = DIRECT_RECLAIM | KSWAPD_RECLAIM | IO | FS;
@@ -45,8 +52,12 @@ public final class Gfp {
   public static final int NOWAIT = KSWAPD_RECLAIM | NOWARN;
   /** {@code GFP_ATOMIC} without the reserves (the model has no watermarks). */
   public static final int ATOMIC = KSWAPD_RECLAIM;
-  /** {@code GFP_HIGHUSER_MOVABLE}-like: user pages ({@code GFP_KERNEL} here; no movable zone). */
-  public static final int USER = KERNEL;
+  /**
+   * {@code GFP_HIGHUSER_MOVABLE}: user pages (anonymous memory, the page cache of tmpfs):
+   * {@code GFP_KERNEL} and {@link #MOVABLE} (no highmem, no movable zone in the model). Page
+   * tables are {@code GFP_KERNEL} whatever the fault's flags: unmovable.
+   */
+  public static final int USER = KERNEL | MOVABLE;
 
   /** {@code gfpflags_allow_blocking}. */
   public static boolean allowsBlocking(int gfp) {
@@ -57,7 +68,10 @@ public final class Gfp {
   public static String describe(int gfp) {
     StringBuilder sb = new StringBuilder();
     int rest = gfp;
-    if ((rest & KERNEL) == KERNEL) {
+    if ((rest & USER) == USER) {
+      sb.append("GFP_HIGHUSER_MOVABLE");
+      rest &= ~USER;
+    } else if ((rest & KERNEL) == KERNEL) {
       sb.append("GFP_KERNEL");
       rest &= ~KERNEL;
     } else if ((rest & NOWAIT) == NOWAIT) {
@@ -65,7 +79,7 @@ public final class Gfp {
       rest &= ~NOWAIT;
     }
     String[] names = {"__GFP_DIRECT_RECLAIM", "__GFP_KSWAPD_RECLAIM", "__GFP_IO", "__GFP_FS", "__GFP_ZERO",
-        "__GFP_COMP", "__GFP_THISNODE", "__GFP_NOWARN"};
+        "__GFP_COMP", "__GFP_THISNODE", "__GFP_NOWARN", "__GFP_MOVABLE"};
     for (int b = 0; b < names.length; b++) {
       if ((rest & (1 << b)) != 0) {
         if (!sb.isEmpty()) {

@@ -35,7 +35,10 @@ import org.mmlab.sync.Spinlock;
  * 128 MiB over and over (will-it-scale's page_fault1) ends up keeping them on its own list and
  * leaves {@code zone->lock} alone, which is what lets the kernel scale that benchmark.
  *
- * <p>Simplified, and said so: no migrate types (one list per order); no watermarks, so
+ * <p>One list per order and {@link MigrateType} ({@code order_to_pindex}): an allocation takes
+ * from the list of its type, a free goes to the list of its pageblock's type.
+ *
+ * <p>Simplified, and said so: two migrate types; no watermarks, so
  * neither {@code ZONE_BELOW_HIGH} nor {@code ZONE_RECLAIM_ACTIVE} ever lowers {@code high}, and
  * no {@code free_high} rule for runs of high-order frees; {@code high_min} is derived from the
  * zone's size instead of its low watermark (see {@link #zoneHighMin}).
@@ -71,8 +74,8 @@ final class PerCpuPages {
 
   /** {@code pcp->lock}. Immutable reference. */
   private final Spinlock lock;
-  /** {@code pcp->lists[]}, one per order 0..{@link #PCP_MAX_ORDER}. Protected by {@link #lock}. */
-  final PcpList[] lists = new PcpList[PCP_MAX_ORDER + 1];
+  /** {@code pcp->lists[]}, one per order 0..{@link #PCP_MAX_ORDER} and migrate type ({@link #pindex}). Protected by {@link #lock}. */
+  final PcpList[] lists = new PcpList[(PCP_MAX_ORDER + 1) * MigrateType.TYPES];
   /** The owning CPU's id. Immutable. */
   final int cpu;
   /** {@code pcp->count}: pages on all lists. Written under {@link #lock} (opaque), read locklessly. */
@@ -100,8 +103,8 @@ final class PerCpuPages {
     this.highMax = highMax;
     this.high = highMin;
     this.lock = new Spinlock(sched, "pcp->lock@" + zone.name() + "/cpu" + cpu, LOCK_CLASS);
-    for (int o = 0; o <= PCP_MAX_ORDER; o++) {
-      lists[o] = new PcpList();
+    for (int i = 0; i < lists.length; i++) {
+      lists[i] = new PcpList();
     }
   }
 
@@ -119,9 +122,19 @@ final class PerCpuPages {
     COUNT.setOpaque(this, (int) COUNT.getOpaque(this) + delta);
   }
 
-  /** {@code order_to_pindex} without migrate types: the list of {@code order}. */
-  PcpList list(int order) {
-    return lists[order];
+  /** {@code order_to_pindex}: the index of the list of {@code order} and migrate type {@code type}. */
+  static int pindex(int order, int type) {
+    return order * MigrateType.TYPES + type;
+  }
+
+  /** The order of the blocks on list {@code pindex}. */
+  static int orderOf(int pindex) {
+    return pindex / MigrateType.TYPES;
+  }
+
+  /** The list of {@code order} and migrate type {@code type}. */
+  PcpList list(int order, int type) {
+    return lists[pindex(order, type)];
   }
 
   /**

@@ -293,7 +293,7 @@ public final class PhysMem {
   private @Nullable Page getPageFromFreelist(int preferred, int gfp, int order, Cpu cpu) {
     for (int i = 0; i < nodes.length; i++) {
       Zone z = nodes[(preferred + i) % nodes.length].normalZone();
-      long pfn = z.rmqueue(order, cpu);
+      long pfn = z.rmqueue(order, MigrateType.ofGfp(gfp), cpu);
       if (pfn >= 0) {
         return prepNewPage(pfn, order, gfp);
       }

@@ -32,12 +32,28 @@ import org.mmlab.sync.Spinlock;
  *
  * <h2>Overview</h2>
  * Free memory is kept as naturally aligned blocks of 2^order pages, order 0 to
- * {@link PhysMem#MAX_PAGE_ORDER}, one {@link FreeArea} per order. Allocation takes a block of
- * the smallest sufficient order and splits it, returning the low half to the caller and putting
- * each upper half on the free area one order below ({@code expand}). Freeing merges a block with
- * its buddy (the block whose start differs in exactly bit {@code order}) as long as the buddy
- * is free at the same order, then adds the result. The first page of every free block whose
- * descriptor exists carries {@link PageFlag#BUDDY} and its order.
+ * {@link PhysMem#MAX_PAGE_ORDER}, one {@link FreeArea} per order and {@link MigrateType}.
+ * Allocation takes a block of the smallest sufficient order from its type's lists and splits it,
+ * returning the low half to the caller and putting each upper half on the free area one order
+ * below ({@code expand}). Freeing merges a block with its buddy (the block whose start differs
+ * in exactly bit {@code order}) as long as the buddy is free at the same order, then adds the
+ * result. The first page of every free block whose descriptor exists carries
+ * {@link PageFlag#BUDDY} and its order.
+ *
+ * <h2>Migrate types and pageblocks</h2>
+ * Every pageblock ({@value MigrateType#PAGEBLOCK_ORDER} pages, aligned) has a type
+ * ({@link #pageblockType}, {@code get_pfnblock_migratetype}); a free block lies on the lists of
+ * its pageblock's type, and a block larger than a pageblock spans pageblocks of one type (the
+ * kernel's free list hygiene since 6.9): the walk checks both. A free goes to the lists of its
+ * pageblock's type, whatever type it was allocated as; a merge above pageblock size makes the
+ * buddy's pageblocks the type of the block freed. An allocation whose type's lists are empty
+ * falls back ({@code __rmqueue_fallback}): it looks for the largest free block of the other
+ * type; a block of a pageblock or more is converted whole; a smaller one has its pageblock
+ * claimed ({@code try_to_claim_block}) if the pageblock's free pages make at least half of it,
+ * or if the allocation is unmovable, as the kernel's {@code can_steal_fallback} allows for
+ * unmovable allocations; otherwise a movable allocation takes the smallest fallback block and
+ * leaves the pageblock's type as it was. So page tables and other kernel pages, which cannot
+ * move, gather in their own pageblocks, and each CPU keeps them on their own lists.
  *
  * <h2>Per-CPU page lists</h2>
  * In front of the buddy lists, each CPU has a {@link PerCpuPages} cache of blocks of order 0 to
@@ -61,8 +77,8 @@ import org.mmlab.sync.Spinlock;
  * and counting them keeps "MemFree after == MemFree before" exact (the kernel's MemFree is lower
  * by whatever sits on the lists).
  *
- * <p>Simplified, and said so: no migrate types, no watermarks or reserves, no reclaim or
- * compaction. One zone per node ({@code ZONE_NORMAL}); {@code ZONE_DMA32} and
+ * <p>Simplified, and said so: two migrate types (see {@link MigrateType}), no watermarks or
+ * reserves, no reclaim or compaction. One zone per node ({@code ZONE_NORMAL}); {@code ZONE_DMA32} and
  * {@code ZONE_MOVABLE} are not modelled.
  *
  * <h2>Concurrency</h2>
@@ -87,6 +103,7 @@ public final class Zone extends SyncObject {
   static final VarHandle NR_FREE;
   static final VarHandle PCPS;
   static final VarHandle PCP_SLOT = MethodHandles.arrayElementVarHandle(PerCpuPages[].class);
+  private static final VarHandle PAGEBLOCK = MethodHandles.arrayElementVarHandle(byte[].class);
   private static final PerCpuPages[] NO_PCPS = new PerCpuPages[0];
 
   static {
@@ -108,8 +125,17 @@ public final class Zone extends SyncObject {
   long managed;
   /** {@code zone->lock}. Immutable reference. */
   final Spinlock lock;
-  /** {@code free_area[order]}. Protected by {@link #lock}. */
-  final FreeArea[] freeArea = new FreeArea[PhysMem.MAX_PAGE_ORDER + 1];
+  /** {@code free_area[order].free_list[type]}. Protected by {@link #lock}. */
+  final FreeArea[][] freeArea = new FreeArea[PhysMem.MAX_PAGE_ORDER + 1][MigrateType.TYPES];
+  /**
+   * The type of each pageblock of the zone ({@code pageblock_flags}), by
+   * {@code (pfn >> pageblock_order) - (startPfn >> pageblock_order)}. Written under
+   * {@link #lock} (opaque); read by frees without it ({@code get_pfnblock_migratetype} is racy
+   * in the kernel as well: a free that reads the old type puts its page on the old type's list,
+   * and the lists stay consistent because the type changes only under the lock with the free
+   * blocks moved). No scheduling point: a hint, not state the explorer interleaves on.
+   */
+  private final byte[] pageblockTypes;
   /** {@code NR_FREE_PAGES}. Written under {@link #lock} (opaque), read locklessly. */
   @SuppressWarnings("unused")
   private long nrFree;
@@ -149,9 +175,14 @@ public final class Zone extends SyncObject {
     this.lock = new Spinlock(mem.sched(), "zone->lock@node" + node.id(), LOCK_CLASS);
     this.pgalloc = new PerCpuCounter(mem.sched(), "pgalloc_normal@node" + node.id());
     this.pgfree = new PerCpuCounter(mem.sched(), "pgfree@node" + node.id());
-    for (int o = 0; o < freeArea.length; o++) {
-      freeArea[o] = new FreeArea();
+    for (FreeArea[] byType : freeArea) {
+      for (int t = 0; t < byType.length; t++) {
+        byType[t] = new FreeArea();
+      }
     }
+    long blocks = ((endPfn - 1) >> MigrateType.PAGEBLOCK_ORDER) - (startPfn >> MigrateType.PAGEBLOCK_ORDER) + 1;
+    this.pageblockTypes = new byte[(int) Math.max(0, blocks)];
+    java.util.Arrays.fill(pageblockTypes, (byte) MigrateType.MOVABLE); // memmap_init: every pageblock movable
   }
 
   @Override
@@ -201,7 +232,7 @@ public final class Zone extends SyncObject {
   /** {@code free_area[order].nr_free} (as {@code /proc/buddyinfo} shows it): one read step. */
   public long nrFreeBlocks(int order) {
     sched.point(OpKind.READ, this, "buddyinfo");
-    return freeArea[order].nrFree();
+    return peekFreeBlocks(order);
   }
 
   /** Pages allocated from this zone so far ({@code pgalloc_normal}): one read step. */
@@ -240,7 +271,36 @@ public final class Zone extends SyncObject {
 
   /** Free blocks of {@code order} without a scheduling point: checks and reports only. */
   public int peekFreeBlocks(int order) {
-    return freeArea[order].nrFree();
+    int n = 0;
+    for (FreeArea fa : freeArea[order]) {
+      n += fa.nrFree();
+    }
+    return n;
+  }
+
+  /** Free blocks of {@code order} on the lists of migrate type {@code type} (a {@link MigrateType}), without a point: tests and reports. */
+  int peekFreeBlocks(int order, int type) {
+    return freeArea[order][type].nrFree();
+  }
+
+  // ------------------------------------------------------------ pageblocks
+
+  /** {@code get_pfnblock_migratetype}: the type of {@code pfn}'s pageblock. Lockless (see the field). */
+  int pageblockType(long pfn) {
+    return (byte) PAGEBLOCK.getOpaque(pageblockTypes, pageblockIndex(pfn));
+  }
+
+  private int pageblockIndex(long pfn) {
+    return (int) ((pfn >> MigrateType.PAGEBLOCK_ORDER) - (startPfn >> MigrateType.PAGEBLOCK_ORDER));
+  }
+
+  /** {@code set_pageblock_migratetype} for every pageblock of {@code [pfn, pfn + 2^order)}. Under {@link #lock}. */
+  private void setPageblockTypes(long pfn, int order, int type) {
+    long n = Math.max(1, (1L << order) >> MigrateType.PAGEBLOCK_ORDER);
+    int first = pageblockIndex(pfn);
+    for (int i = 0; i < n; i++) {
+      PAGEBLOCK.setOpaque(pageblockTypes, first + i, (byte) type);
+    }
   }
 
   public long peekPgalloc() {
@@ -255,7 +315,7 @@ public final class Zone extends SyncObject {
 
   /** {@code __free_pages_core} at boot: a free block, before any CPU runs. */
   void addBootBlock(long pfn, int order) {
-    freeArea[order].add(pfn);
+    freeArea[order][pageblockType(pfn)].add(pfn);
     managed += 1L << order;
     NR_FREE.setOpaque(this, (long) NR_FREE.getOpaque(this) + (1L << order));
   }
@@ -268,19 +328,20 @@ public final class Zone extends SyncObject {
   // ------------------------------------------------------------ allocation
 
   /**
-   * {@code rmqueue}: a block of {@code 2^order} pages for {@code cpu} (the calling CPU). Orders
-   * up to {@link PerCpuPages#PCP_MAX_ORDER} come from the CPU's list ({@code rmqueue_pcplist});
-   * if its lock is busy or the buddy lists cannot refill it, and for higher orders, from the
-   * buddy lists under {@code zone->lock} ({@code rmqueue_buddy}). Returns the first pfn, or -1
-   * if no block is large enough. Counts {@code pgalloc}.
+   * {@code rmqueue}: a block of {@code 2^order} pages of migrate type {@code type} for
+   * {@code cpu} (the calling CPU). Orders up to {@link PerCpuPages#PCP_MAX_ORDER} come from the
+   * CPU's list of that order and type ({@code rmqueue_pcplist}); if its lock is busy or the buddy
+   * lists cannot refill it, and for higher orders, from the buddy lists under {@code zone->lock}
+   * ({@code rmqueue_buddy}). Returns the first pfn, or -1 if no block is large enough. Counts
+   * {@code pgalloc}.
    */
-  long rmqueue(int order, Cpu cpu) {
+  long rmqueue(int order, int type, Cpu cpu) {
     long pfn = -1;
     if (order <= PerCpuPages.PCP_MAX_ORDER) {
-      pfn = ZonePcp.rmqueuePcplist(this, ZonePcp.pcpOf(this, cpu), order);
+      pfn = ZonePcp.rmqueuePcplist(this, ZonePcp.pcpOf(this, cpu), order, type);
     }
     if (pfn < 0) {
-      pfn = rmqueueBuddy(order);
+      pfn = rmqueueBuddy(order, type);
     }
     if (pfn >= 0) {
       pgalloc.add(cpu, 1L << order);
@@ -289,9 +350,9 @@ public final class Zone extends SyncObject {
   }
 
   /** {@code rmqueue_buddy}: one block straight from the buddy lists under {@code zone->lock}. */
-  private long rmqueueBuddy(int order) {
+  private long rmqueueBuddy(int order, int type) {
     lock.lock();
-    long pfn = rmqueueSmallest(order);
+    long pfn = rmqueueLocked(order, type);
     if (pfn >= 0) {
       account(-(1L << order));
     }
@@ -299,22 +360,116 @@ public final class Zone extends SyncObject {
     return pfn;
   }
 
-  long rmqueueSmallest(int order) {
+  /**
+   * {@code __rmqueue}: a block of {@code order} from the lists of {@code type}, or, when they
+   * are empty, from the other type's ({@link #rmqueueFallback}); -1 if there is none. Under
+   * {@code zone->lock}.
+   */
+  long rmqueueLocked(int order, int type) {
+    long pfn = rmqueueSmallest(order, type);
+    if (pfn < 0) {
+      pfn = rmqueueFallback(order, type);
+    }
+    return pfn;
+  }
+
+  /** {@code __rmqueue_smallest}: the smallest sufficient block on {@code type}'s lists, split. Under {@code zone->lock}. */
+  private long rmqueueSmallest(int order, int type) {
     for (int o = order; o < freeArea.length; o++) {
-      long pfn = freeArea[o].take();
-      if (pfn < 0) {
-        continue;
+      long pfn = freeArea[o][type].take();
+      if (pfn >= 0) {
+        markBuddy(pfn, false, o);
+        expand(pfn, order, o, type);
+        return pfn;
       }
-      markBuddy(pfn, false, o);
-      // expand: the upper halves go back, one per order, the low part is the caller's.
-      for (int h = o; h > order; h--) {
-        long half = pfn + (1L << (h - 1));
-        freeArea[h - 1].add(half);
-        markBuddy(half, true, h - 1);
-      }
-      return pfn;
     }
     return -1;
+  }
+
+  /** {@code expand}: of a block of {@code high} taken off the lists, the upper halves go back to {@code type}'s, one per order; the low part of {@code order} is the caller's. */
+  private void expand(long pfn, int order, int high, int type) {
+    for (int h = high; h > order; h--) {
+      long half = pfn + (1L << (h - 1));
+      freeArea[h - 1][type].add(half);
+      markBuddy(half, true, h - 1);
+    }
+  }
+
+  /**
+   * The fallback when {@code type}'s lists are empty, as kernels since 6.10 split it:
+   * {@code __rmqueue_claim}, then {@code __rmqueue_steal}. Claim: from the largest order down
+   * to {@code order}, a free block on the other type's lists; one of a pageblock or more becomes
+   * {@code type} whole; a smaller one has its pageblock claimed ({@link #claimPageblock}) and
+   * the request is served from {@code type}'s lists. Orders below half a pageblock are tried only
+   * for unmovable requests ({@code should_try_claim_block}: movable pages do not fragment
+   * memory for good, so they claim less). Steal: if nothing was claimed, the smallest fallback
+   * block, split on the other type's lists, the pageblock keeping its type. Under
+   * {@code zone->lock}.
+   */
+  private long rmqueueFallback(int order, int type) {
+    int from = MigrateType.fallback(type);
+    for (int o = freeArea.length - 1; o >= order; o--) {
+      if (freeArea[o][from].nrFree() == 0) {
+        continue;
+      }
+      if (o < MigrateType.PAGEBLOCK_ORDER / 2 && type == MigrateType.MOVABLE) {
+        break; // too low to claim
+      }
+      long block = freeArea[o][from].last(); // the block get_page_from_free_area would take
+      if (o >= MigrateType.PAGEBLOCK_ORDER) {
+        freeArea[o][from].remove(block);
+        setPageblockTypes(block, o, type);
+        freeArea[o][type].add(block);
+      } else if (!claimPageblock(block, from, type)) {
+        continue;
+      }
+      return rmqueueSmallest(order, type);
+    }
+    for (int o = order; o < freeArea.length; o++) {
+      long pfn = freeArea[o][from].take();
+      if (pfn >= 0) {
+        markBuddy(pfn, false, o);
+        expand(pfn, order, o, from);
+        return pfn;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * {@code try_to_claim_block} for the pageblock holding {@code pfn}, of type {@code from}: if
+   * its free pages make at least half of it, it becomes {@code to} and its free blocks move to
+   * {@code to}'s lists ({@code __move_freepages_block}). Simplified: the kernel also counts the
+   * pageblock's allocated pages that are already of the claiming kind ("alike" pages, from the
+   * LRU flags); the model does not track that and counts free pages only. Under
+   * {@code zone->lock}.
+   */
+  private boolean claimPageblock(long pfn, int from, int to) {
+    long start = pfn & -MigrateType.PAGEBLOCK_PAGES;
+    int free = 0;
+    for (int o = 0; o < MigrateType.PAGEBLOCK_ORDER; o++) {
+      FreeArea fa = freeArea[o][from];
+      for (int i = 0; i < fa.nrFree(); i++) {
+        if ((fa.block(i) & -MigrateType.PAGEBLOCK_PAGES) == start) {
+          free += 1 << o;
+        }
+      }
+    }
+    if (free < MigrateType.PAGEBLOCK_PAGES / 2) {
+      return false;
+    }
+    for (int o = 0; o < MigrateType.PAGEBLOCK_ORDER; o++) {
+      FreeArea fa = freeArea[o][from];
+      for (int i = fa.nrFree() - 1; i >= 0; i--) {
+        long b = fa.block(i);
+        if ((b & -MigrateType.PAGEBLOCK_PAGES) == start) {
+          fa.remove(b);
+          freeArea[o][to].add(b);
+        }
+      }
+    }
+    setPageblockTypes(start, MigrateType.PAGEBLOCK_ORDER, to);
+    return true;
   }
 
   // ------------------------------------------------------------ freeing
@@ -391,20 +546,32 @@ public final class Zone extends SyncObject {
     lock.unlock();
   }
 
-  /** The merge loop of {@code __free_one_page}. Under {@code zone->lock}. */
+  /**
+   * The merge loop of {@code __free_one_page}: the block goes to the lists of its pageblock's
+   * type; a buddy of a pageblock or more merged into it takes that type (its pageblocks are set
+   * to it). Under {@code zone->lock}.
+   */
   void mergeIntoFreeArea(long pfn, int order) {
+    int type = pageblockType(pfn);
     long start = pfn;
     int o = order;
     while (o < PhysMem.MAX_PAGE_ORDER) {
       long buddy = start ^ (1L << o);
-      if (!freeArea[o].remove(buddy)) {
+      if (!spans(buddy)) {
         break;
+      }
+      int buddyType = pageblockType(buddy);
+      if (!freeArea[o][buddyType].remove(buddy)) {
+        break;
+      }
+      if (buddyType != type) {
+        setPageblockTypes(buddy, o, type);
       }
       markBuddy(buddy, false, o);
       start = Math.min(start, buddy);
       o++;
     }
-    freeArea[o].add(start);
+    freeArea[o][type].add(start);
     markBuddy(start, true, o);
   }
 
@@ -416,11 +583,21 @@ public final class Zone extends SyncObject {
   int freeOrderCovering(long pfn, int order) {
     for (int o = 0; o < freeArea.length; o++) {
       long head = o >= order ? pfn & ~((1L << o) - 1) : pfn;
-      if (freeArea[o].contains(head)) {
+      if (freeContains(o, head)) {
         return o;
       }
     }
     return -1;
+  }
+
+  /** True if a free block of {@code order} starts at {@code pfn}, on any type's list. Under {@code zone->lock} (or no CPU runs). */
+  boolean freeContains(int order, long pfn) {
+    for (FreeArea fa : freeArea[order]) {
+      if (fa.contains(pfn)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -446,7 +623,7 @@ public final class Zone extends SyncObject {
     lock.lock();
     int flags = 0;
     for (int o = 0; o < freeArea.length; o++) {
-      if (freeArea[o].contains(pfn)) {
+      if (freeContains(o, pfn)) {
         flags = PageFlag.BUDDY.mask() | (o << Page.ORDER_SHIFT);
         break;
       }
@@ -476,8 +653,8 @@ public final class Zone extends SyncObject {
   public String state() {
     StringBuilder sb = new StringBuilder("free=").append(peekNrFreePages()).append(" pcp=").append(peekPcpPages())
         .append(" blocks");
-    for (FreeArea fa : freeArea) {
-      sb.append(' ').append(fa.nrFree());
+    for (int o = 0; o < freeArea.length; o++) {
+      sb.append(' ').append(peekFreeBlocks(o));
     }
     return sb.toString();
   }
@@ -485,8 +662,8 @@ public final class Zone extends SyncObject {
   /** {@code /proc/buddyinfo}'s line for this zone: free blocks per order. */
   public String buddyinfo() {
     StringBuilder sb = new StringBuilder("Node ").append(node.id()).append(", zone ").append(zoneName());
-    for (FreeArea fa : freeArea) {
-      sb.append(' ').append(fa.nrFree());
+    for (int o = 0; o < freeArea.length; o++) {
+      sb.append(' ').append(peekFreeBlocks(o));
     }
     return sb.toString();
   }

@@ -32,8 +32,8 @@ final class ZoneCheck {
     int n = 0;
     long sum = 0;
     for (int o = 0; o < zone.freeArea.length; o++) {
-      n += zone.freeArea[o].nrFree();
-      sum += (long) zone.freeArea[o].nrFree() << o;
+      n += zone.peekFreeBlocks(o);
+      sum += (long) zone.peekFreeBlocks(o) << o;
     }
     long nrFreeNow = (long) NR_FREE.getOpaque(zone);
     if (sum != nrFreeNow) {
@@ -43,9 +43,9 @@ final class ZoneCheck {
     long onPcp = 0;
     for (PerCpuPages p : pcpList) {
       long pages = 0;
-      for (int o = 0; o <= PerCpuPages.PCP_MAX_ORDER; o++) {
-        n += p.list(o).size();
-        pages += (long) p.list(o).size() << o;
+      for (int i = 0; i < p.lists.length; i++) {
+        n += p.lists[i].size();
+        pages += (long) p.lists[i].size() << PerCpuPages.orderOf(i);
       }
       if (pages != p.count()) {
         throw walkFailure(zone, p + " holds " + pages + " pages on its lists");
@@ -60,16 +60,20 @@ final class ZoneCheck {
     long[] blocks = new long[n];
     int k = 0;
     for (int o = 0; o < zone.freeArea.length; o++) {
-      FreeArea fa = zone.freeArea[o];
-      for (int i = 0; i < fa.nrFree(); i++) {
-        blocks[k++] = (fa.block(i) << 6) | o;
+      for (int t = 0; t < MigrateType.TYPES; t++) {
+        FreeArea fa = zone.freeArea[o][t];
+        for (int i = 0; i < fa.nrFree(); i++) {
+          long pfn = fa.block(i);
+          checkPageblockTypes(zone, pfn, o, t);
+          blocks[k++] = (pfn << 6) | o;
+        }
       }
     }
     for (PerCpuPages p : pcpList) {
-      for (int o = 0; o <= PerCpuPages.PCP_MAX_ORDER; o++) {
-        PcpList l = p.list(o);
+      for (int j = 0; j < p.lists.length; j++) {
+        PcpList l = p.lists[j];
         for (int i = 0; i < l.size(); i++) {
-          blocks[k++] = (l.get(i) << 6) | 32 | o;
+          blocks[k++] = (l.get(i) << 6) | 32 | PerCpuPages.orderOf(j);
         }
       }
     }
@@ -87,10 +91,27 @@ final class ZoneCheck {
         throw walkFailure(zone, "free block 0x" + Long.toHexString(pfn) + " of order " + o + " overlaps the previous one");
       }
       prevEnd = pfn + size;
-      if (!pcp && o < PhysMem.MAX_PAGE_ORDER && zone.freeArea[o].contains(pfn ^ size)) {
+      if (!pcp && o < PhysMem.MAX_PAGE_ORDER && zone.freeContains(o, pfn ^ size)) {
         throw walkFailure(zone, "free block 0x" + Long.toHexString(pfn) + " and its buddy are both free at order " + o);
       }
       walkFreeDescriptors(zone, pfn, o, pcp);
+    }
+  }
+
+  /**
+   * A buddy free block on the lists of {@code type} lies in pageblocks of that type, all of
+   * them (free list hygiene: a block's pageblock type says which list it is on).
+   */
+  private static void checkPageblockTypes(Zone zone, long pfn, int order, int type) {
+    if (pfn < zone.startPfn || pfn + (1L << order) > zone.endPfn) {
+      return; // reported below as outside the zone
+    }
+    for (long p = pfn; p < pfn + (1L << order); p += MigrateType.PAGEBLOCK_PAGES) {
+      if (zone.pageblockType(p) != type) {
+        throw walkFailure(zone, "free block 0x" + Long.toHexString(pfn) + " of order " + order + " is on the "
+            + MigrateType.name(type) + " list but pageblock 0x" + Long.toHexString(p & -MigrateType.PAGEBLOCK_PAGES)
+            + " is " + MigrateType.name(zone.pageblockType(p)));
+      }
     }
   }
 
@@ -121,7 +142,7 @@ final class ZoneCheck {
     if (d.peekFlag(PageFlag.BUDDY)) {
       long pfn = d.pfn();
       int o = d.peekOrder();
-      if (!zone.freeArea[o].contains(pfn)) {
+      if (!zone.freeContains(o, pfn)) {
         throw walkFailure(zone, d.name() + " is marked as a free block of order " + o + " but is not on that free list");
       }
     }

@@ -116,19 +116,19 @@ final class ZonePcp {
   }
 
   /**
-   * {@code rmqueue_pcplist}: the head of the CPU's list of {@code order}, refilled with a batch
-   * ({@code rmqueue_bulk}) when empty. -1 if {@code pcp->lock} is held (by a remote drain: the
+   * {@code rmqueue_pcplist}: the head of the CPU's list of {@code order} and migrate type
+   * {@code type}, refilled with a batch ({@code rmqueue_bulk}) when empty. -1 if {@code pcp->lock} is held (by a remote drain: the
    * kernel's {@code pcp_spin_trylock} fails and the caller goes to the buddy lists) or nothing
    * could be taken.
    */
-  static long rmqueuePcplist(Zone zone, PerCpuPages pcp, int order) {
+  static long rmqueuePcplist(Zone zone, PerCpuPages pcp, int order, int type) {
     if (!pcp.lock().tryLock()) {
       return -1;
     }
     pcp.freeCount >>= 1; // an allocation breaks a run of frees
-    PcpList list = pcp.list(order);
+    PcpList list = pcp.list(order, type);
     if (list.size() == 0) {
-      rmqueueBulk(zone, pcp, order, nrPcpAlloc(pcp, order));
+      rmqueueBulk(zone, pcp, order, type, nrPcpAlloc(pcp, order));
     }
     long pfn = -1;
     if (list.size() > 0) {
@@ -172,14 +172,15 @@ final class ZonePcp {
   }
 
   /**
-   * {@code free_unref_page_commit}: the block goes to the head of its list; the run of frees
+   * {@code free_unref_page_commit}: the block goes to the head of its list (of its order and
+   * its pageblock's migrate type, read as {@code free_unref_folios} reads it); the run of frees
    * grows ({@code free_count}) and the refill size shrinks ({@code alloc_factor}); if the list
    * reached {@code high} ({@link #nrPcpHigh}, which may raise it), {@link #nrPcpFree} pages go
    * back to the buddy lists. Under {@code pcp->lock}.
    */
   static void freeUnrefPageCommit(Zone zone, PerCpuPages pcp, long pfn, int order) {
     pcp.allocFactor >>= 1;
-    pcp.list(order).addHead(pfn);
+    pcp.list(order, zone.pageblockType(pfn)).addHead(pfn);
     pcp.addCount(1 << order);
     int batch = pcp.batch;
     if (pcp.freeCount < (batch << PerCpuPages.PCP_BATCH_SCALE_MAX)) {
@@ -248,13 +249,17 @@ final class ZonePcp {
     return todo;
   }
 
-  /** {@code rmqueue_bulk}: up to {@code n} blocks of {@code order} appended to the CPU's list, under one {@code zone->lock}. Under {@code pcp->lock}. */
-  private static void rmqueueBulk(Zone zone, PerCpuPages pcp, int order, int n) {
+  /**
+   * {@code rmqueue_bulk}: up to {@code n} blocks of {@code order} and {@code type} (falling back
+   * as {@code __rmqueue} does) appended to the CPU's list, under one {@code zone->lock}. Under
+   * {@code pcp->lock}.
+   */
+  private static void rmqueueBulk(Zone zone, PerCpuPages pcp, int order, int type, int n) {
     zone.lock.lock();
     int got = 0;
-    PcpList list = pcp.list(order);
+    PcpList list = pcp.list(order, type);
     for (; got < n; got++) {
-      long pfn = zone.rmqueueSmallest(order);
+      long pfn = zone.rmqueueLocked(order, type);
       if (pfn < 0) {
         break;
       }
@@ -270,23 +275,26 @@ final class ZonePcp {
   /**
    * {@code free_pcppages_bulk}: gives at least {@code pages} pages (or all there are) back to
    * the buddy lists under one {@code zone->lock}, from the tails (the coldest blocks), starting
-   * with the list of {@code order} and going round the others. Under {@code pcp->lock}.
+   * with the first list of {@code order} and going round the others; each block goes to the
+   * lists of its pageblock's type. Under {@code pcp->lock}.
    */
   static void freePcppagesBulk(Zone zone, PerCpuPages pcp, int pages, int order) {
     zone.lock.lock();
     int freed = 0;
-    int o = order;
+    int n = pcp.lists.length;
+    int i = PerCpuPages.pindex(order, 0);
     int emptyInARow = 0;
-    while (freed < pages && emptyInARow <= PerCpuPages.PCP_MAX_ORDER) {
-      PcpList list = pcp.list(o);
+    while (freed < pages && emptyInARow < n) {
+      PcpList list = pcp.lists[i];
       if (list.size() == 0) {
         emptyInARow++;
       } else {
         emptyInARow = 0;
+        int o = PerCpuPages.orderOf(i);
         zone.mergeIntoFreeArea(list.takeTail(), o);
         freed += 1 << o;
       }
-      o = o == PerCpuPages.PCP_MAX_ORDER ? 0 : o + 1;
+      i = i + 1 == n ? 0 : i + 1;
     }
     if (freed > 0) {
       zone.account(freed);
@@ -353,9 +361,10 @@ final class ZonePcp {
     for (PerCpuPages p : allPcps(zone)) {
       p.lock().lock();
       int found = -1;
-      for (int o = 0; o <= PerCpuPages.PCP_MAX_ORDER && found < 0; o++) {
+      for (int i = 0; i < p.lists.length && found < 0; i++) {
+        int o = PerCpuPages.orderOf(i);
         long head = o >= order ? pfn & ~((1L << o) - 1) : pfn;
-        if (p.list(o).contains(head)) {
+        if (p.lists[i].contains(head)) {
           found = o;
         }
       }

@@ -295,7 +295,8 @@ public final class PageTables {
 
   /** A zeroed page made a table of {@code level}, or null (ENOMEM). */
   private @Nullable PtDesc allocTable(Level level, int gfp) {
-    Page page = mem.allocPages(gfp | Gfp.ZERO, 0, tableKind(level) + " alloc");
+    // GFP_PGTABLE_USER: unmovable, whatever the faulting caller passes (its reclaim bits count)
+    Page page = mem.allocPages((gfp & ~Gfp.MOVABLE) | Gfp.ZERO, 0, tableKind(level) + " alloc");
     if (page == null) {
       return null;
     }

@@ -107,7 +107,7 @@ public final class Shmem {
       if (sgp == Sgp.READ) {
         return new Got(null, null);
       }
-      Page p = inode.fs().mem().allocPages(Gfp.KERNEL | Gfp.ZERO, 0, "shmem_alloc_folio");
+      Page p = inode.fs().mem().allocPages(Gfp.USER | Gfp.ZERO, 0, "shmem_alloc_folio");
       if (p == null) {
         return new Got(null, sgp == Sgp.FALLOC ? Errno.ENOSPC : Errno.ENOMEM);
       }
