@@ -88,7 +88,7 @@ import org.mmlab.sync.Spinlock;
  * </pre>
  * The buddy lists are protected by {@code zone->lock} ({@link #lock()}, lock class
  * {@value #LOCK_CLASS_NAME}), which is innermost: under it the allocator only flips
- * {@link PageFlag#BUDDY} on descriptors. {@code NR_FREE_PAGES} is written under the lock, each
+ * {@link PageFlag#BUDDY} on descriptors and sets pageblock types. {@code NR_FREE_PAGES} is written under the lock, each
  * update announced as one write step on the zone, and read locklessly (one read step) by
  * {@code /proc} views and tests, like the kernel's {@code zone_page_state}. Each CPU's lists are
  * protected by its {@code pcp->lock} (see {@link PerCpuPages}).

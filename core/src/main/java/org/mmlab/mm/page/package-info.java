@@ -36,6 +36,9 @@
  *       <td>{@code PerCpuPages}, {@code PcpList}, {@link org.mmlab.mm.page.Zone}, {@code ZonePcp},
  *       {@link org.mmlab.mm.page.PhysMem#drainAllPages}, {@link org.mmlab.mm.page.PhysMem#zonePcpDisable}</td></tr>
  *   <tr><td>{@code gfp_t}</td><td>{@link org.mmlab.mm.page.Gfp}</td></tr>
+ *   <tr><td>{@code enum migratetype}, {@code pageblock_flags}, {@code __rmqueue_fallback}</td>
+ *       <td>{@code MigrateType}, {@link org.mmlab.mm.page.Zone}</td></tr>
+ *   <tr><td>the host memory behind RAM (no kernel counterpart)</td><td>{@code HostMemory}</td></tr>
  *   <tr><td>{@code should_fail_alloc_page} (fail_page_alloc)</td><td>{@link org.mmlab.mm.page.FailHook}</td></tr>
  *   <tr><td>{@code struct mem_section}</td><td>{@link org.mmlab.mm.page.Section}</td></tr>
  * </table>
@@ -45,7 +48,7 @@
  *   folio lock (PG_locked)              (a pseudo-lock: a bit with sleepers)
  *     ... page-table locks (PtDesc.ptl) ...
  *       pcp-&gt;lock                       (a CPU's page lists; its owner only trylocks it)
- *         zone-&gt;lock                    (innermost: nothing but descriptor bit operations under it)
+ *         zone-&gt;lock                    (innermost: nothing but descriptor bit operations and pageblock types under it)
  * </pre>
  * See {@code docs/LOCKING.md}.
  *
