@@ -32,6 +32,15 @@ public final class Cpu {
     }
   }
 
+  /**
+   * Padding, declared before the other long fields: HotSpot lays a class's fields out by size,
+   * the longs first and in declaration order, so these 56 bytes sit between this object's start
+   * and its hot fields, and the object before it in memory (often another CPU's, after a
+   * garbage collection copied them side by side) cannot share their cache line.
+   */
+  @SuppressWarnings("unused")
+  private long pad0, pad1, pad2, pad3, pad4, pad5, pad6;
+
   /** Index of this CPU in its execution (0-based). Immutable. */
   public final int id;
   /** Name shown in reports, e.g. {@code "fault"}. Immutable. */

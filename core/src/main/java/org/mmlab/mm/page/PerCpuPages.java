@@ -72,6 +72,15 @@ final class PerCpuPages {
     }
   }
 
+  /**
+   * Padding, declared before the other long fields: HotSpot lays a class's fields out by size,
+   * the longs first and in declaration order, so these 56 bytes sit between this object's start
+   * and its hot fields, and the object before it in memory (often another CPU's, after a
+   * garbage collection copied them side by side) cannot share their cache line.
+   */
+  @SuppressWarnings("unused")
+  private long pad0, pad1, pad2, pad3, pad4, pad5, pad6;
+
   /** {@code pcp->lock}. Immutable reference. */
   private final Spinlock lock;
   /** {@code pcp->lists[]}, one per order 0..{@link #PCP_MAX_ORDER} and migrate type ({@link #pindex}). Protected by {@link #lock}. */
