@@ -20,12 +20,17 @@ import org.mmlab.kernel.Uapi;
  * threads shows what the threads cost each other (shared cache lines, lock waits), independently
  * of whether two cores were free.
  *
- * <p>Run ({@code THREADS} workers, {@code SECONDS} measured after the warm-up; figures in
+ * <p>With {@code separate}, each worker boots a kernel of its own (of the same size each), in the
+ * same JVM: what one kernel's shared state costs two workers, apart from what the JVM and the
+ * machine cost them (BENCHMARKS §5.5).
+ *
+ * <p>Run ({@code THREADS} workers, {@code SECONDS} measured after the warm-up, {@code MEMORY}
+ * bytes per kernel, default {@code THREADS} × 132 MiB + 16 MiB; figures in
  * {@code docs/BENCHMARKS.md} §5):
  * <pre>
  * ./mmlab build &amp;&amp; java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED \
  *   --add-opens java.base/java.lang=ALL-UNNAMED --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC \
- *   -cp bench/target/benchmarks.jar org.mmlab.bench.PageFaultCpu THREADS SECONDS
+ *   -cp bench/target/benchmarks.jar org.mmlab.bench.PageFaultCpu THREADS SECONDS [shared|separate [MEMORY]]
  * </pre>
  */
 public final class PageFaultCpu {
@@ -36,8 +41,13 @@ public final class PageFaultCpu {
   public static void main(String[] a) throws Exception {
     int threads = Integer.parseInt(a[0]);
     double seconds = Double.parseDouble(a[1]);
-    NativeSched sched = new NativeSched();
-    Kernel k = new Kernel(sched, KernelConfig.DEFAULT.withMemory(threads * (MEMSIZE + (4L << 20)) + (16L << 20)));
+    boolean separate = a.length > 2 && a[2].equals("separate");
+    long memory = a.length > 3 ? Long.parseLong(a[3]) : threads * (MEMSIZE + (4L << 20)) + (16L << 20);
+    int kernels = separate ? threads : 1;
+    List<Kernel> ks = new ArrayList<>();
+    for (int i = 0; i < kernels; i++) {
+      ks.add(new Kernel(new NativeSched(), KernelConfig.DEFAULT.withMemory(memory)));
+    }
     ThreadMXBean mx = ManagementFactory.getThreadMXBean();
     long[] faults = new long[threads];
     long[] cpu = new long[threads];
@@ -47,6 +57,8 @@ public final class PageFaultCpu {
     long[] mstart = new long[threads];
     for (int i = 0; i < threads; i++) {
       int idx = i;
+      Kernel k = ks.get(separate ? i : 0);
+      NativeSched sched = (NativeSched) k.sched();
       Process p = k.spawn();
       Thread t = new Thread(() -> {
         sched.attach("cpu" + idx);
@@ -102,8 +114,11 @@ public final class PageFaultCpu {
       total += faults[i];
       cpuTotal += cpu[i];
     }
-    System.out.printf("threads %d: %,d faults, %,.0f faults/s wall, %,.0f faults per thread-CPU-s (CPU %.2f s of %.2f s wall x %d)%n",
-        threads, total, total / wall, total / (cpuTotal / 1e9), cpuTotal / 1e9, wall, threads);
-    sched.releaseAll();
+    System.out.printf("threads %d, %s kernel%s: %,d faults, %,.0f faults/s wall, %,.0f faults per thread-CPU-s (CPU %.2f s of %.2f s wall x %d)%n",
+        threads, separate ? "a" : "one", separate ? " each" : "", total, total / wall, total / (cpuTotal / 1e9), cpuTotal / 1e9,
+        wall, threads);
+    for (Kernel k : ks) {
+      k.sched().releaseAll();
+    }
   }
 }
