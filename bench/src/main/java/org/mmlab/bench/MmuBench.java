@@ -40,9 +40,10 @@ import org.openjdk.jmh.annotations.Warmup;
  *       ({@code Frames.load64}/{@code store64} at the page's physical address): chunk lookup,
  *       bounds, touched bitmap;</li>
  *   <li>{@code mmuLoad}/{@code mmuStore}: a user access of the page, in user mode, with the CPU's
- *       {@link Tlb} at hand: flush-request poll, TLB tag and rights check, scheduling point
- *       (native: the lifetime check of the page's section), the stale-translation check of the
- *       page descriptor, then the frame access;</li>
+ *       {@link Tlb} at hand: the native hit path ({@code UserAccess.loadFast}): the user-mode
+ *       test, the flush-request poll, the entry's tag for this kind of access (rights folded
+ *       in), for a store the line mask, the stale-translation check of the page descriptor, then
+ *       the frame access;</li>
  *   <li>{@code mmuLoadByCpu}: the same looked up by {@link Cpu} (the per-CPU slot).</li>
  * </ul>
  * One thread, one mapped page, every access a TLB hit (the benchmark thread is the CPU; set-up
