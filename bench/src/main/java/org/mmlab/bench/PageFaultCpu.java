@@ -22,7 +22,9 @@ import org.mmlab.kernel.Uapi;
  *
  * <p>With {@code separate}, each worker boots a kernel of its own (of the same size each), in the
  * same JVM: what one kernel's shared state costs two workers, apart from what the JVM and the
- * machine cost them (BENCHMARKS §5.5).
+ * machine cost them (BENCHMARKS §5.5). With {@code one-sched}, the same kernels share one
+ * {@link NativeSched}: whether the scheduler's state (CPU lookup, RCU, wait table) is what they
+ * share.
  *
  * <p>Run ({@code THREADS} workers, {@code SECONDS} measured after the warm-up, {@code MEMORY}
  * bytes per kernel, default {@code THREADS} × 132 MiB + 16 MiB; figures in
@@ -30,7 +32,7 @@ import org.mmlab.kernel.Uapi;
  * <pre>
  * ./mmlab build &amp;&amp; java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED \
  *   --add-opens java.base/java.lang=ALL-UNNAMED --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC \
- *   -cp bench/target/benchmarks.jar org.mmlab.bench.PageFaultCpu THREADS SECONDS [shared|separate [MEMORY]]
+ *   -cp bench/target/benchmarks.jar org.mmlab.bench.PageFaultCpu THREADS SECONDS [shared|separate|one-sched [MEMORY]]
  * </pre>
  */
 public final class PageFaultCpu {
@@ -41,12 +43,17 @@ public final class PageFaultCpu {
   public static void main(String[] a) throws Exception {
     int threads = Integer.parseInt(a[0]);
     double seconds = Double.parseDouble(a[1]);
-    boolean separate = a.length > 2 && a[2].equals("separate");
+    String mode = a.length > 2 ? a[2] : "shared";
+    if (!List.of("shared", "separate", "one-sched").contains(mode)) {
+      throw new IllegalArgumentException("mode must be shared, separate or one-sched: " + mode);
+    }
+    boolean separate = !mode.equals("shared");
     long memory = a.length > 3 ? Long.parseLong(a[3]) : threads * (MEMSIZE + (4L << 20)) + (16L << 20);
     int kernels = separate ? threads : 1;
+    NativeSched oneSched = mode.equals("one-sched") ? new NativeSched() : null;
     List<Kernel> ks = new ArrayList<>();
     for (int i = 0; i < kernels; i++) {
-      ks.add(new Kernel(new NativeSched(), KernelConfig.DEFAULT.withMemory(memory)));
+      ks.add(new Kernel(oneSched != null ? oneSched : new NativeSched(), KernelConfig.DEFAULT.withMemory(memory)));
     }
     ThreadMXBean mx = ManagementFactory.getThreadMXBean();
     long[] faults = new long[threads];
@@ -114,11 +121,13 @@ public final class PageFaultCpu {
       total += faults[i];
       cpuTotal += cpu[i];
     }
-    System.out.printf("threads %d, %s kernel%s: %,d faults, %,.0f faults/s wall, %,.0f faults per thread-CPU-s (CPU %.2f s of %.2f s wall x %d)%n",
-        threads, separate ? "a" : "one", separate ? " each" : "", total, total / wall, total / (cpuTotal / 1e9), cpuTotal / 1e9,
+    System.out.printf("threads %d, %s: %,d faults, %,.0f faults/s wall, %,.0f faults per thread-CPU-s (CPU %.2f s of %.2f s wall x %d)%n",
+        threads, mode.equals("shared") ? "one kernel" : mode.equals("separate") ? "a kernel each" : "a kernel each, one scheduler", total, total / wall, total / (cpuTotal / 1e9), cpuTotal / 1e9,
         wall, threads);
     for (Kernel k : ks) {
-      k.sched().releaseAll();
+      if (oneSched == null || k == ks.get(0)) {
+        k.sched().releaseAll();
+      }
     }
   }
 }
