@@ -92,8 +92,11 @@ public final class Tlb extends SyncObject {
   final Cpu cpu;
 
   // --- the TLB; owned by this CPU ---
-  /** The entries of the mm in each slot of {@link #ctxs}, direct-mapped by page number. */
-  private final TlbEntry[][] entries = new TlbEntry[NR_CONTEXTS][ENTRIES];
+  /**
+   * The entries of the mm in each slot of {@link #ctxs}, direct-mapped by page number; a slot's
+   * set is made on its first claim (null before: a slot that never held an mm has none).
+   */
+  private final TlbEntry[] @Nullable [] entries = new TlbEntry[NR_CONTEXTS][];
   /**
    * The entries of {@code running}'s slot (every access is to the mm the CPU runs); a slot's
    * entries, never null. Set when the CPU starts using user translations of an mm.
@@ -148,12 +151,17 @@ public final class Tlb extends SyncObject {
     super(mmu.sched, "tlb@CPU" + cpu.id, null, null);
     this.mmu = mmu;
     this.cpu = cpu;
-    for (TlbEntry[] es : entries) {
-      for (int i = 0; i < ENTRIES; i++) {
-        es[i] = new TlbEntry();
-      }
+    current = newSet(0); // the others on their slot's first claim: explored executions boot many TLBs
+  }
+
+  /** The entries of slot {@code k}, made empty. */
+  private TlbEntry[] newSet(int k) {
+    TlbEntry[] es = new TlbEntry[ENTRIES];
+    for (int i = 0; i < ENTRIES; i++) {
+      es[i] = new TlbEntry();
     }
-    current = entries[0];
+    entries[k] = es;
+    return es;
   }
 
   // ------------------------------------------------------------ lookup and fill
@@ -168,9 +176,9 @@ public final class Tlb extends SyncObject {
     return es[(int) vpn & (es.length - 1)];
   }
 
-  /** The entries of the mms in {@link #ctxs} (checks). */
+  /** The entries of the mm in slot {@code slot} of {@link #ctxs}, which must hold one (checks). */
   TlbEntry[] entriesOf(int slot) {
-    return entries[slot];
+    return java.util.Objects.requireNonNull(entries[slot], "a listed mm has its set of entries");
   }
 
   void countWalk() {
@@ -186,7 +194,7 @@ public final class Tlb extends SyncObject {
     if (k < 0) {
       return; // an mm not listed has no entries: they were dropped when it was evicted
     }
-    for (TlbEntry e : entries[k]) {
+    for (TlbEntry e : entriesOf(k)) {
       if (e.valid()) {
         long va = e.vaddr();
         if (Long.compareUnsigned(va, start) >= 0 && Long.compareUnsigned(va, end) < 0) {
@@ -205,8 +213,10 @@ public final class Tlb extends SyncObject {
   public void flushAll() {
     flushes++;
     for (TlbEntry[] es : entries) {
-      for (TlbEntry e : es) {
-        e.invalidate();
+      if (es != null) {
+        for (TlbEntry e : es) {
+          e.invalidate();
+        }
       }
     }
   }
@@ -376,7 +386,8 @@ public final class Tlb extends SyncObject {
 
   private void beginUserTranslations(MmuContext mm, @Nullable String pointName) {
     int k = claimContext(mm);
-    current = entries[k];
+    TlbEntry[] es = entries[k];
+    current = es != null ? es : newSet(k);
     PUBLISHED_MM.setRelease(this, mm);
     USER_SEQ.setVolatile(this, (long) USER_SEQ.getOpaque(this) + 1);
     VarHandle.fullFence();
@@ -402,16 +413,18 @@ public final class Tlb extends SyncObject {
   public boolean isCached(MmuContext mm, long addr) {
     int k = contextSlot(mm);
     long vpn = addr >>> Frames.PAGE_SHIFT;
-    return k >= 0 && entries[k][(int) vpn & (ENTRIES - 1)].vpn == vpn;
+    return k >= 0 && entriesOf(k)[(int) vpn & (ENTRIES - 1)].vpn == vpn;
   }
 
   /** Valid entries. */
   public int size() {
     int n = 0;
     for (TlbEntry[] es : entries) {
-      for (TlbEntry e : es) {
-        if (e.valid()) {
-          n++;
+      if (es != null) {
+        for (TlbEntry e : es) {
+          if (e.valid()) {
+            n++;
+          }
         }
       }
     }
