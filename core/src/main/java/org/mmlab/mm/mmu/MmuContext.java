@@ -10,8 +10,8 @@ import org.mmlab.explore.SyncObject;
 import org.mmlab.mm.pgtable.PageTables;
 
 /**
- * An address space as the MMU sees it: its page tables, the tag its TLB entries carry, and its
- * TLB generation. The kernel keeps these in {@code mm_struct}: {@code mm->pgd},
+ * An address space as the MMU sees it: its page tables, its id (reports name it by it; a TLB
+ * keeps its entries in a set per context, see {@link Tlb}), and its TLB generation. The kernel keeps these in {@code mm_struct}: {@code mm->pgd},
  * {@code mm->context.ctx_id} and {@code mm->context.tlb_gen}; later layers embed one of these
  * in theirs (and pass themselves as its owner, so that a TLB operation on the context of a
  * freed mm is a use-after-free).

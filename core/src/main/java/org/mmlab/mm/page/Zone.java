@@ -17,11 +17,14 @@ import org.mmlab.sync.Spinlock;
  *
  * <h2>Contents</h2>
  * <ol>
- *   <li>Design notes: overview, per-CPU page lists, accounting, concurrency</li>
+ *   <li>Design notes: overview, migrate types and pageblocks, per-CPU page lists, accounting,
+ *       concurrency</li>
  *   <li>Fields, identity and span; lockless counter reads ({@link #nrFreePages}, ...)</li>
+ *   <li>Pageblock types ({@code get_pfnblock_migratetype}, {@code set_pageblock_migratetype})</li>
  *   <li>Boot ({@code addBootBlock}, {@code initPcp})</li>
  *   <li>Allocation ({@code rmqueue}): the per-CPU path, then the buddy lists
- *       ({@code __rmqueue_smallest}, {@code expand})</li>
+ *       ({@code __rmqueue_smallest}, {@code expand}) and the fallback to the other migrate type
+ *       ({@code __rmqueue_claim}, {@code try_to_claim_block}, {@code __rmqueue_steal})</li>
  *   <li>Freeing ({@code free_unref_page}, {@code __free_one_page}), the double-free lookups,
  *       descriptor creation under the lock, the buddy mark and {@code NR_FREE_PAGES}</li>
  *   <li>Reports ({@link #state}, {@link #buddyinfo})</li>
@@ -425,15 +428,7 @@ public final class Zone extends SyncObject {
       }
       return rmqueueSmallest(order, type);
     }
-    for (int o = order; o < freeArea.length; o++) {
-      long pfn = freeArea[o][from].take();
-      if (pfn >= 0) {
-        markBuddy(pfn, false, o);
-        expand(pfn, order, o, from);
-        return pfn;
-      }
-    }
-    return -1;
+    return rmqueueSmallest(order, from); // steal: the pageblock keeps its type, the halves its lists
   }
 
   /**
