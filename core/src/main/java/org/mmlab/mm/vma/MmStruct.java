@@ -13,6 +13,7 @@ import org.mmlab.explore.Verdict;
 import org.mmlab.explore.VerdictKind;
 import org.mmlab.mm.pgtable.PageTables;
 import org.mmlab.sync.Atomic;
+import org.mmlab.sync.PerCpuCounter;
 import org.mmlab.sync.Rcu;
 import org.mmlab.sync.RwSem;
 
@@ -78,14 +79,25 @@ public final class MmStruct extends KObject {
   private final PageTables pageTables;
   private final Atomic mapCount;
   private final Checks checks;
-  /** {@code VMA_LOCK_SUCCESS}, {@code VMA_LOCK_ABORT}, {@code VMA_LOCK_RETRY}, {@code VMA_LOCK_MISS}. */
-  private final Atomic lockSuccess;
-  private final Atomic lockAbort;
-  private final Atomic lockMiss;
-  /** {@code MM_ANONPAGES}: anonymous pages mapped; changed under the PTE locks, read racily. */
-  private final Atomic anonRss;
-  /** {@code MM_SHMEMPAGES}: shmem pages mapped; changed under the PTE locks, read racily. */
-  private final Atomic shmemRss;
+  /**
+   * {@code VMA_LOCK_SUCCESS}, {@code VMA_LOCK_ABORT}, {@code VMA_LOCK_MISS}: in the kernel vm
+   * events (per-CPU, kernel-wide, {@code CONFIG_PER_VMA_LOCK_STATS}); here per-CPU and per mm, so
+   * that tests can read one mm's. Per-CPU as in the kernel: counted on every fault, a shared
+   * atomic here made two CPUs faulting in different mms write one cache line (or a neighbouring
+   * object's) per fault.
+   */
+  private final PerCpuCounter lockSuccess;
+  private final PerCpuCounter lockAbort;
+  private final PerCpuCounter lockMiss;
+  /**
+   * {@code MM_ANONPAGES}: anonymous pages mapped; changed under the PTE locks, read racily. The
+   * kernel's {@code mm->rss_stat} is a {@code percpu_counter} since 6.2: a CPU adds to its own
+   * cell; here a reader sums the cells ({@code percpu_counter_sum}; the fold of a cell into the
+   * central count at the batch size is not modelled, it changes nothing a reader of the sum sees).
+   */
+  private final PerCpuCounter anonRss;
+  /** {@code MM_SHMEMPAGES}: shmem pages mapped; as {@link #anonRss}. */
+  private final PerCpuCounter shmemRss;
   /** How this mm's translations are flushed from every CPU (set by the kernel; none before). */
   private volatile org.mmlab.mm.pgtable.MmuGather.Flusher flusher = (a, b) -> {};
 
@@ -105,16 +117,16 @@ public final class MmStruct extends KObject {
     this.mmapSeq = new Atomic(sched, name + "->mmap_seq", 0, this);
     this.tree = new VmaTree<>(sched, name + "->mm_mt", mmapLock::heldByCurrent, mmapLock::writeHeldByCurrent, this);
     this.mapCount = new Atomic(sched, name + "->map_count", 0, this);
-    this.lockSuccess = new Atomic(sched, name + ":vma_lock_success", 0, this);
-    this.lockAbort = new Atomic(sched, name + ":vma_lock_abort", 0, this);
-    this.lockMiss = new Atomic(sched, name + ":vma_lock_miss", 0, this);
-    this.anonRss = new Atomic(sched, name + ":MM_ANONPAGES", 0, this);
-    this.shmemRss = new Atomic(sched, name + ":MM_SHMEMPAGES", 0, this);
+    this.lockSuccess = new PerCpuCounter(sched, name + ":vma_lock_success");
+    this.lockAbort = new PerCpuCounter(sched, name + ":vma_lock_abort");
+    this.lockMiss = new PerCpuCounter(sched, name + ":vma_lock_miss");
+    this.anonRss = new PerCpuCounter(sched, name + ":MM_ANONPAGES");
+    this.shmemRss = new PerCpuCounter(sched, name + ":MM_SHMEMPAGES");
   }
 
   /** {@code add_mm_counter(mm, MM_SHMEMPAGES, n)}. */
   public void addShmemRss(long n) {
-    shmemRss.addAndGet(n);
+    shmemRss.add(n);
   }
 
   /** {@code get_mm_counter(mm, MM_SHMEMPAGES)}, without a scheduling point (statistics). */
@@ -124,7 +136,7 @@ public final class MmStruct extends KObject {
 
   /** {@code add_mm_counter(mm, MM_ANONPAGES, n)}. */
   public void addAnonRss(long n) {
-    anonRss.addAndGet(n);
+    anonRss.add(n);
   }
 
   /** {@code get_mm_counter(mm, MM_ANONPAGES)}, without a scheduling point (statistics). */
@@ -291,25 +303,25 @@ public final class MmStruct extends KObject {
       Vma vma = e == null ? null : e.value();
       if (vma == null || !vmaStartRead(vma)) {
         rcu.readUnlock();
-        lockAbort.addAndGet(1);
+        lockAbort.add(1);
         return null;
       }
       if (checks.rangeCheck() && (vma.start() > addr || addr >= vma.end())) {
         vmaEndRead(vma);
         rcu.readUnlock();
-        lockAbort.addAndGet(1);
+        lockAbort.add(1);
         return null;
       }
       if (checks.detachedCheck() && vma.isDetached()) {
         // Found in an old version of the tree, removed since: look again.
         vmaEndRead(vma);
         rcu.readUnlock();
-        lockMiss.addAndGet(1);
+        lockMiss.add(1);
         sched.retry("lock_vma_under_rcu: detached", vma.fields());
         continue;
       }
       rcu.readUnlock();
-      lockSuccess.addAndGet(1);
+      lockSuccess.add(1);
       return vma;
     }
   }
