@@ -39,12 +39,17 @@ for line in open(sys.argv[1]):
         rate = m["faultsPerSecond"]
         cpu = [p.get("faultsPerCpuSecond") for p in m["perThread"]]
         ok = m["framesReturned"] and m["failure"] is None
+        if m.get("processCpuSeconds") is not None and all(p.get("cpuSeconds") is not None for p in m["perThread"]):
+            rest = m["processCpuSeconds"] - sum(p["cpuSeconds"] for p in m["perThread"])
+            extra = f"; beside the workers the JVM used {rest / m['seconds']:.3f} CPUs (JIT {m['jitSeconds']:.2f} s)"
+        else:
+            extra = ""
     else:
         rate = float(re.search(r"([0-9.]+) faults/s", rest).group(1))
-        cpu, ok = None, True
+        cpu, ok, extra = None, True, ""
     runs[(int(r), who, int(t))] = (rate, cpu, load, ok)
     print(f"round {r} {who:6} {t} thread(s), load {load:>6}: {rate:>12,.0f} faults/s"
-          + (f", per CPU-second {', '.join(f'{c:,}' for c in cpu if c)}" if cpu else "") + ("" if ok else "  FAILED"))
+          + (f", per CPU-second {', '.join(f'{c:,}' for c in cpu if c)}" if cpu else "") + extra + ("" if ok else "  FAILED"))
 rows = {"model ÷ kernel, 1 thread (goal ≥ 4)": [], "model 2 ÷ 1 threads (goal ≥ 1.8)": [],
         "kernel 2 ÷ 1 processes": [], "model per CPU-second, 2 (mean) ÷ 1": []}
 for r in sorted({k[0] for k in runs}):

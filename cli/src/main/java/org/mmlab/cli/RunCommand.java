@@ -184,6 +184,9 @@ final class RunCommand implements Callable<Integer> {
     for (int i = 0; i < threads; i++) {
       workers.add(new Worker(i));
     }
+    // The whole JVM's CPU time and the JIT's compilation time from thread 0's measured start to
+    // the end of the last thread: what else ran beside the workers (BENCHMARKS §5.6).
+    long[] jvmFrom = {-1, -1};
     Workers.Outcome outcome = Workers.run(sched, threads, (index, start) -> {
       Worker w = workers.get(index);
       Process p = procs.get(sameMm ? 0 : index);
@@ -194,6 +197,10 @@ final class RunCommand implements Callable<Integer> {
         w.faults = 0;
       }
       long from = Math.max(measured, System.nanoTime());
+      if (index == 0) {
+        jvmFrom[0] = processCpuNanos();
+        jvmFrom[1] = jitMillis();
+      }
       long cpuFrom = threadCpuNanos();
       runLoop(p, w, measured + (long) (seconds * 1e9));
       w.nanos = System.nanoTime() - from;
@@ -212,6 +219,10 @@ final class RunCommand implements Callable<Integer> {
       warmupFaults += w.warmupFaults;
     }
     long pgfault = kernel.pgfault() - pgfaultAtBoot - warmupFaults;
+    long jvmCpuTo = processCpuNanos();
+    long jitTo = jitMillis();
+    @Nullable Double processCpuSeconds = jvmFrom[0] < 0 || jvmCpuTo < 0 ? null : (jvmCpuTo - jvmFrom[0]) / 1e9;
+    @Nullable Double jitSeconds = jvmFrom[1] < 0 || jitTo < 0 ? null : (jitTo - jvmFrom[1]) / 1e3;
 
     // Exit every process (on this thread's CPU): all frames, tables and PGDs go back.
     boolean exitOk = true;
@@ -254,6 +265,8 @@ final class RunCommand implements Callable<Integer> {
         per.add(pw);
       }
       m.put("perThread", per);
+      m.put("processCpuSeconds", processCpuSeconds);
+      m.put("jitSeconds", jitSeconds);
       m.put("framesReturned", framesReturned);
       m.put("memFreeAtBootKb", freeAtBoot);
       m.put("memFreeAtEndKb", freeAtEnd);
@@ -381,6 +394,20 @@ final class RunCommand implements Callable<Integer> {
   }
 
   /** The calling thread's CPU time in nanoseconds, or -1 if the JVM does not measure it. */
+  /** CPU time of the whole JVM in nanoseconds, or -1 if the JVM cannot tell. */
+  static long processCpuNanos() {
+    if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+      return os.getProcessCpuTime();
+    }
+    return -1;
+  }
+
+  /** The JIT compilers' accumulated compilation time in milliseconds, or -1 if the JVM cannot tell. */
+  static long jitMillis() {
+    java.lang.management.CompilationMXBean c = java.lang.management.ManagementFactory.getCompilationMXBean();
+    return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : -1;
+  }
+
   static long threadCpuNanos() {
     java.lang.management.ThreadMXBean b = java.lang.management.ManagementFactory.getThreadMXBean();
     return b.isCurrentThreadCpuTimeSupported() ? b.getCurrentThreadCpuTime() : -1;

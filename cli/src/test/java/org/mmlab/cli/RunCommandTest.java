@@ -48,6 +48,16 @@ class RunCommandTest {
       sum += ((Number) t.get("faults")).longValue();
     }
     assertThat(sum).isEqualTo(faults);
+    if (!workload.equals("file-rw") && m.get("processCpuSeconds") != null) {
+      // The whole JVM's CPU time over the measured part includes the workers' own.
+      double workersCpu = 0;
+      for (Object o : per) {
+        Number c = (Number) ((Map<String, Object>) o).get("cpuSeconds");
+        workersCpu += c == null ? 0 : c.doubleValue();
+      }
+      assertThat(((Number) m.get("processCpuSeconds")).doubleValue()).isGreaterThan(0.9 * workersCpu);
+      assertThat(((Number) m.get("jitSeconds")).doubleValue()).isGreaterThanOrEqualTo(0);
+    }
   }
 
   @Test
