@@ -32,8 +32,11 @@ import org.mmlab.kernel.Uapi;
  * <pre>
  * ./mmlab build &amp;&amp; java --add-exports java.base/jdk.internal.vm=ALL-UNNAMED \
  *   --add-opens java.base/java.lang=ALL-UNNAMED --enable-native-access=ALL-UNNAMED -XX:+UseParallelGC \
+ *   -XX:+UseCondCardMark \
  *   -cp bench/target/benchmarks.jar org.mmlab.bench.PageFaultCpu THREADS SECONDS [shared|separate|one-sched [MEMORY]]
  * </pre>
+ * (the launcher's flags; without {@code -XX:+UseCondCardMark} two workers on one kernel lose
+ * 5-20% each to the collector's card table, BENCHMARKS §5.6).
  */
 public final class PageFaultCpu {
   private PageFaultCpu() {}
