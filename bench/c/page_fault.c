@@ -11,11 +11,14 @@
  *   page_fault1 [-t] N SECONDS        page_fault3 [-t] N SECONDS
  *
  * N workers: processes by fork (the default, will-it-scale's "processes" mode), or threads with
- * -t (one shared mm, its "threads" mode). Prints faults and faults/s per worker and in total.
+ * -t (one shared mm, its "threads" mode). Worker i pins itself to the i-th CPU the program may
+ * use (round robin), as will-it-scale does and as `./mmlab run` does with its threads.
+ * Prints faults and faults/s per worker and in total.
  * Build and run: bench/c/run-page-fault.sh and bench/c/run-page-fault3.sh (gcc into /tmp).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +40,21 @@
 #define CLOCK_EVERY 256
 
 static double seconds;
+static cpu_set_t allowed; /* the CPUs the program may use, read once in main */
+
+/* Pins the calling thread (or process) to the i-th allowed CPU, round robin. */
+static void pin(int i) {
+  int n = CPU_COUNT(&allowed), k = i % (n > 0 ? n : 1);
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (CPU_ISSET(cpu, &allowed) && k-- == 0) {
+      cpu_set_t one;
+      CPU_ZERO(&one);
+      CPU_SET(cpu, &one);
+      if (sched_setaffinity(0, sizeof one, &one) != 0) perror("sched_setaffinity");
+      return;
+    }
+  }
+}
 static struct result { unsigned long faults; double secs; long minflt; } *results;
 
 static double now(void) {
@@ -47,6 +65,7 @@ static double now(void) {
 
 static void worker(int i, double start, int who) {
   struct rusage ru0, ru1;
+  pin(i);
   getrusage(who, &ru0);
   long pg = sysconf(_SC_PAGESIZE);
   double deadline = start + seconds;
@@ -114,6 +133,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s [-t] N SECONDS\n", argv[0]);
     return 2;
   }
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) CPU_ZERO(&allowed);
   results = mmap(NULL, n * sizeof *results, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   double start = now();
   if (threads) {

@@ -38,6 +38,7 @@ final class FileRw {
   private final int block;
   private final long size;
   private final boolean json;
+  private final boolean pin;
 
   /** One thread's totals. */
   private static final class Totals {
@@ -48,7 +49,7 @@ final class FileRw {
     long rounds;
   }
 
-  FileRw(Kernel kernel, int threads, double seconds, long block, long size, boolean json) {
+  FileRw(Kernel kernel, int threads, double seconds, long block, long size, boolean json, boolean pin) {
     if (block > (64L << 20) || size % block != 0) {
       throw new IllegalArgumentException("--block must be at most 64M and divide --size: " + block + ", " + size);
     }
@@ -58,6 +59,7 @@ final class FileRw {
     this.block = (int) block;
     this.size = size;
     this.json = json;
+    this.pin = pin;
   }
 
   int run() {
@@ -75,7 +77,7 @@ final class FileRw {
     for (int i = 0; i < threads; i++) {
       totals.add(new Totals());
     }
-    Workers.Outcome outcome = Workers.run(sched, threads,
+    Workers.Outcome outcome = Workers.run(sched, threads, pin,
         (index, start) -> loop(procs.get(index), index, totals.get(index), start + (long) (seconds * 1e9)));
     AtomicReference<@Nullable Throwable> failure = new AtomicReference<>(outcome.firstFailure());
     long started = outcome.startNanos();
@@ -91,7 +93,7 @@ final class FileRw {
     }
     long freeAtEnd = RunCommand.memFreeKb(kernel);
     boolean framesReturned = exitOk && freeAtEnd == freeAtBoot;
-    print(totals, secs, framesReturned, freeAtBoot, freeAtEnd, failure.get());
+    print(totals, secs, outcome.pinned(), framesReturned, freeAtBoot, freeAtEnd, failure.get());
     return failure.get() != null || !framesReturned ? 1 : 0;
   }
 
@@ -137,7 +139,7 @@ final class FileRw {
     }
   }
 
-  private void print(List<Totals> totals, double secs, boolean framesReturned, long freeAtBoot, long freeAtEnd,
+  private void print(List<Totals> totals, double secs, boolean pinned, boolean framesReturned, long freeAtBoot, long freeAtEnd,
       @Nullable Throwable f) {
     long written = 0;
     long read = 0;
@@ -154,6 +156,7 @@ final class FileRw {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("workload", "file-rw");
       m.put("threads", threads);
+      m.put("pinned", pinned);
       m.put("seconds", secs);
       m.put("blockBytes", (long) block);
       m.put("fileBytes", size);

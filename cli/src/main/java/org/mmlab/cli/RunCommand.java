@@ -37,6 +37,9 @@ import picocli.CommandLine.Parameters;
  * counted (the JIT compiles the fault path meanwhile; the kernel's C counterpart needs none),
  * then the S measured seconds; vmstat {@code pgfault} is reported net of the warm-up's faults.
  *
+ * <p>Worker i is pinned to the i-th host CPU the process may use, as will-it-scale pins its
+ * tasks ({@link Affinity}; {@code --no-pin} leaves them to the host scheduler).
+ *
  * <p>Exit 0 on success; 1 if a thread failed (exception, signal, syscall error) or frames were not
  * all returned; 2 on usage errors.
  */
@@ -72,6 +75,10 @@ final class RunCommand implements Callable<Integer> {
 
   @Option(names = "--same-mm", description = "all threads share one process (will-it-scale's threads mode)")
   boolean sameMm;
+
+  @Option(names = "--no-pin",
+      description = "do not pin worker i to the i-th host CPU (will-it-scale pins; so does this by default)")
+  boolean noPin;
 
   @Option(names = "--json", description = "one JSON object on stdout, nothing else")
   boolean json;
@@ -119,7 +126,7 @@ final class RunCommand implements Callable<Integer> {
       long bytes = memory == null ? threads * (fileBytes + (4L << 20)) + (16L << 20) : parseBytes(memory);
       Kernel kernel = new Kernel(new NativeSched(), KernelConfig.DEFAULT.withMemory(bytes).withFaultLocking(locking));
       try {
-        return new FileRw(kernel, threads, seconds, blockBytes, fileBytes, json).run();
+        return new FileRw(kernel, threads, seconds, blockBytes, fileBytes, json, !noPin).run();
       } finally {
         kernel.sched().releaseAll();
       }
@@ -187,7 +194,7 @@ final class RunCommand implements Callable<Integer> {
     // The whole JVM's CPU time and the JIT's compilation time from thread 0's measured start to
     // the end of the last thread: what else ran beside the workers (BENCHMARKS §5.6).
     long[] jvmFrom = {-1, -1};
-    Workers.Outcome outcome = Workers.run(sched, threads, (index, start) -> {
+    Workers.Outcome outcome = Workers.run(sched, threads, !noPin, (index, start) -> {
       Worker w = workers.get(index);
       Process p = procs.get(sameMm ? 0 : index);
       long measured = start + (long) (warmup * 1e9);
@@ -248,6 +255,7 @@ final class RunCommand implements Callable<Integer> {
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("workload", workload);
       m.put("threads", threads);
+      m.put("pinned", outcome.pinned());
       m.put("seconds", secs);
       m.put("warmupSeconds", warmup);
       m.put("warmupFaults", warmupFaults);

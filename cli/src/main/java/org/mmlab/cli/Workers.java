@@ -10,7 +10,9 @@ import org.mmlab.explore.NativeSched;
  * The harness of the native workloads ({@code run page-fault}, {@code page-fault3},
  * {@code file-rw}): N platform threads named {@code cpu0..}, each attached to the kernel's
  * {@link NativeSched} as a CPU of that name, released together once all are started, each
- * detached when its body ends; a failure of a body is recorded, not propagated.
+ * detached when its body ends; a failure of a body is recorded, not propagated. With
+ * {@code pin}, worker i first pins itself to the i-th host CPU the process may use (round robin
+ * when there are more workers than CPUs), as will-it-scale does ({@link Affinity}).
  */
 final class Workers {
   private Workers() {}
@@ -21,8 +23,11 @@ final class Workers {
     void run(int index, long startNanos) throws Exception;
   }
 
-  /** The common start, and each worker's failure (null if it ended normally). */
-  record Outcome(long startNanos, List<@Nullable Throwable> failures) {
+  /**
+   * The common start, each worker's failure (null if it ended normally), and whether every
+   * worker was pinned to its CPU.
+   */
+  record Outcome(long startNanos, List<@Nullable Throwable> failures, boolean pinned) {
     /** The first failure by worker index, or null. */
     @Nullable Throwable firstFailure() {
       for (Throwable t : failures) {
@@ -35,14 +40,17 @@ final class Workers {
   }
 
   /** Runs {@code body} on {@code n} attached worker threads and returns when all have ended. */
-  static Outcome run(NativeSched sched, int n, Body body) {
+  static Outcome run(NativeSched sched, int n, boolean pin, Body body) {
     List<Thread> ts = new ArrayList<>();
     @Nullable Throwable[] failures = new Throwable[n];
+    List<Integer> cpus = pin ? Affinity.allowedCpus() : List.of();
+    boolean[] pinned = new boolean[n];
     long[] start = new long[1];
     CountDownLatch go = new CountDownLatch(1);
     for (int i = 0; i < n; i++) {
       int index = i;
       Thread t = Thread.ofPlatform().name("cpu" + i).unstarted(() -> {
+        pinned[index] = !cpus.isEmpty() && Affinity.pin(cpus.get(index % cpus.size()));
         sched.attach("cpu" + index);
         try {
           go.await();
@@ -66,6 +74,10 @@ final class Workers {
         throw new IllegalStateException("interrupted", e);
       }
     }
-    return new Outcome(start[0], java.util.Arrays.asList(failures));
+    boolean all = true;
+    for (boolean b : pinned) {
+      all &= b;
+    }
+    return new Outcome(start[0], java.util.Arrays.asList(failures), all);
   }
 }

@@ -66,6 +66,16 @@ class RunCommandTest {
   }
 
   @Test
+  void workersArePinnedUnlessTold() {
+    Map<String, Object> pinned = runJson("run", "page-fault", "--threads", "2", "--seconds", "1", "--json");
+    assertFields(pinned, 2);
+    assertThat(pinned.get("pinned")).isEqualTo(!Affinity.allowedCpus().isEmpty());
+    Map<String, Object> free = runJson("run", "page-fault", "--threads", "2", "--seconds", "1", "--no-pin", "--json");
+    assertFields(free, 2);
+    assertThat(free.get("pinned")).isEqualTo(false);
+  }
+
+  @Test
   void twoThreadsReturnEveryFrame() {
     assertFields(runJson("run", "page-fault", "--threads", "2", "--seconds", "1", "--json"), 2);
   }
