@@ -82,9 +82,9 @@ public final class MmStruct extends KObject {
   /**
    * {@code VMA_LOCK_SUCCESS}, {@code VMA_LOCK_ABORT}, {@code VMA_LOCK_MISS}: in the kernel vm
    * events (per-CPU, kernel-wide, {@code CONFIG_PER_VMA_LOCK_STATS}); here per-CPU and per mm, so
-   * that tests can read one mm's. Per-CPU as in the kernel: counted on every fault, a shared
-   * atomic here made two CPUs faulting in different mms write one cache line (or a neighbouring
-   * object's) per fault.
+   * that tests can read one mm's. Per-CPU as in the kernel: they are counted on every fault, and
+   * an atomic of the mm was a locked add (and, under the explorer, a scheduling point that the
+   * kernel does not have) on every one.
    */
   private final PerCpuCounter lockSuccess;
   private final PerCpuCounter lockAbort;
