@@ -41,7 +41,8 @@ for line in open(sys.argv[1]):
         ok = m["framesReturned"] and m["failure"] is None
         if m.get("processCpuSeconds") is not None and all(p.get("cpuSeconds") is not None for p in m["perThread"]):
             rest = m["processCpuSeconds"] - sum(p["cpuSeconds"] for p in m["perThread"])
-            extra = f"; beside the workers the JVM used {rest / m['seconds']:.3f} CPUs (JIT {m['jitSeconds']:.2f} s)"
+            jit = m.get("jitSeconds")
+            extra = f"; beside the workers the JVM used {rest / m['seconds']:.3f} CPUs" + (f" (JIT {jit:.2f} s)" if jit is not None else "")
         else:
             extra = ""
     else:

@@ -401,7 +401,6 @@ final class RunCommand implements Callable<Integer> {
     return secs > 0 ? Math.round(n / secs) : 0;
   }
 
-  /** The calling thread's CPU time in nanoseconds, or -1 if the JVM does not measure it. */
   /** CPU time of the whole JVM in nanoseconds, or -1 if the JVM cannot tell. */
   static long processCpuNanos() {
     if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
@@ -416,6 +415,7 @@ final class RunCommand implements Callable<Integer> {
     return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : -1;
   }
 
+  /** The calling thread's CPU time in nanoseconds, or -1 if the JVM does not measure it. */
   static long threadCpuNanos() {
     java.lang.management.ThreadMXBean b = java.lang.management.ManagementFactory.getThreadMXBean();
     return b.isCurrentThreadCpuTimeSupported() ? b.getCurrentThreadCpuTime() : -1;
