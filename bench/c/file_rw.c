@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
+#include "pin.h"
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -30,21 +30,6 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static cpu_set_t allowed; /* the CPUs the program may use, read once in main */
-
-/* Pins the calling process to the i-th allowed CPU, round robin. */
-static void pin(int i) {
-  int n = CPU_COUNT(&allowed), k = i % (n > 0 ? n : 1);
-  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-    if (CPU_ISSET(cpu, &allowed) && k-- == 0) {
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      if (sched_setaffinity(0, sizeof one, &one) != 0) perror("sched_setaffinity");
-      return;
-    }
-  }
-}
 
 static void worker(int i, double deadline, long block, long size) {
   pin(i);
@@ -92,7 +77,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s N SECONDS BLOCK SIZE (BLOCK divides SIZE)\n", argv[0]);
     return 2;
   }
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) CPU_ZERO(&allowed);
+  pin_init();
   results = mmap(NULL, n * sizeof *results, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   double deadline = now() + seconds;
   for (int i = 0; i < n; i++) {

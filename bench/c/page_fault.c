@@ -18,7 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
-#include <sched.h>
+#include "pin.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,21 +40,6 @@
 #define CLOCK_EVERY 256
 
 static double seconds;
-static cpu_set_t allowed; /* the CPUs the program may use, read once in main */
-
-/* Pins the calling thread (or process) to the i-th allowed CPU, round robin. */
-static void pin(int i) {
-  int n = CPU_COUNT(&allowed), k = i % (n > 0 ? n : 1);
-  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
-    if (CPU_ISSET(cpu, &allowed) && k-- == 0) {
-      cpu_set_t one;
-      CPU_ZERO(&one);
-      CPU_SET(cpu, &one);
-      if (sched_setaffinity(0, sizeof one, &one) != 0) perror("sched_setaffinity");
-      return;
-    }
-  }
-}
 static struct result { unsigned long faults; double secs; long minflt; } *results;
 
 static double now(void) {
@@ -133,7 +118,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s [-t] N SECONDS\n", argv[0]);
     return 2;
   }
-  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) CPU_ZERO(&allowed);
+  pin_init();
   results = mmap(NULL, n * sizeof *results, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   double start = now();
   if (threads) {
