@@ -27,7 +27,9 @@ import org.mmlab.debug.Site;
  * "running" and must pass one of those for a grace period to end; a thread that was never
  * attached gets a CPU of its own that is idle outside read sections (its outermost
  * {@code rcu_read_lock} pays a full fence instead). Callbacks queued with {@code call_rcu} run
- * on a daemon thread ("rcuo"), after a grace period, as the kernel's offloaded callbacks do.
+ * on a daemon thread ("rcuo"), after a grace period, as the kernel's offloaded callbacks do,
+ * in batches at the pace of a jiffy ({@link #RCU_TICK_NANOS}); {@code synchronize_rcu} waits
+ * for its own grace period at once.
  *
  * <h2>Memory ordering</h2>
  * The grace-period waiter reads each CPU's quiescent counter with acquire; a CPU writes it with
@@ -71,6 +73,19 @@ public final class NativeSched extends Sched {
   private final Object rcuoLock = new Object();
   /** How long rcuo waits for a callback before it exits (the next {@code call_rcu} starts another). */
   private static final long RCUO_IDLE_NANOS = 100_000_000L;
+  /**
+   * rcuo's pace: woken by a first callback, it lets this long pass for more callbacks to join
+   * the grace period, and while it waits for the CPUs' quiescent states it looks again this
+   * often. The kernel's grace-period kthread first looks for quiescent states 1–3 jiffies into a
+   * grace period ({@code jiffies_till_first_fqs}: 4 ms at HZ=250, 3 ms at HZ=1000), and an
+   * offloaded callback wakes its kthread only if that one is idle. Before, rcuo ran a grace
+   * period per wake-up and polled every 50 µs: with a page-fault worker on every core it woke
+   * about 900 times a second, each time on a worker's core, and then waited for the quiescent
+   * state of the very worker it kept off that core (BENCHMARKS §5.7).
+   */
+  static final long RCU_TICK_NANOS = 4_000_000L;
+  /** True while rcuo waits for callbacks with none queued: only then does {@code call_rcu} wake it. */
+  private volatile boolean rcuoWaiting;
 
   private record Callback(long seq, Runnable fn) {}
 
@@ -353,6 +368,16 @@ public final class NativeSched extends Sched {
   }
 
   private void waitForReaders(@Nullable Cpu me) {
+    waitForReaders(me, false);
+  }
+
+  /**
+   * Waits until every CPU but {@code me} that is not idle has passed a quiescent state. A
+   * caller of {@code synchronize_rcu} spins a little, then parks 50 µs at a time; rcuo
+   * ({@code ticking}) looks again only every {@link #RCU_TICK_NANOS}: it runs on some worker's
+   * core, and spinning there would keep off the very CPU whose quiescent state it waits for.
+   */
+  private void waitForReaders(@Nullable Cpu me, boolean ticking) {
     VarHandle.fullFence();
     List<Cpu> others = new ArrayList<>();
     List<Long> snaps = new ArrayList<>();
@@ -367,7 +392,9 @@ public final class NativeSched extends Sched {
       long snap = snaps.get(i);
       int spins = 0;
       while (!c.rcuIdleAcquire() && c.rcuQsAcquire() == snap) {
-        if (++spins < SPINS) {
+        if (ticking) {
+          LockSupport.parkNanos(RCU_TICK_NANOS);
+        } else if (++spins < SPINS) {
           Thread.onSpinWait();
         } else {
           LockSupport.parkNanos(50_000);
@@ -381,7 +408,13 @@ public final class NativeSched extends Sched {
     long seq = gpStarted.incrementAndGet();
     callbacks.add(new Callback(seq, callback));
     callbacksQueued.incrementAndGet();
-    Thread t;
+    // A running rcuo takes this callback into its next batch unasked; a waiting one is woken.
+    // rcuo sets rcuoWaiting before it looks at the queue, this call adds to the queue before it
+    // reads rcuoWaiting (both volatile): one of the two sees the other.
+    Thread t = rcuo;
+    if (t != null && !rcuoWaiting) {
+      return;
+    }
     synchronized (rcuoLock) {
       t = rcuo;
       if (t == null) {
@@ -408,6 +441,7 @@ public final class NativeSched extends Sched {
     detachIdle();
     try {
       while (true) {
+        rcuoWaiting = true;
         if (callbacks.isEmpty()) {
           LockSupport.parkNanos(RCUO_IDLE_NANOS);
           if (callbacks.isEmpty()) {
@@ -420,11 +454,13 @@ public final class NativeSched extends Sched {
           }
           continue;
         }
+        rcuoWaiting = false;
+        LockSupport.parkNanos(RCU_TICK_NANOS); // later callbacks join this batch
         List<Callback> batch = new ArrayList<>();
         for (Callback cb; (cb = callbacks.poll()) != null; ) {
           batch.add(cb);
         }
-        waitForReaders(cpu());
+        waitForReaders(cpu(), true);
         for (Callback cb : batch) {
           gpCompletedMax.accumulateAndGet(cb.seq(), Math::max);
           cb.fn().run();
