@@ -139,6 +139,62 @@ class RcuTest {
     assertThat(ran).as("a callback after the thread exited still runs").hasValue(rounds + 2);
   }
 
+  /**
+   * rcuo takes callbacks in batches, one grace period each ({@code NativeSched.RCU_TICK_NANOS}
+   * apart): a burst of call_rcu from two CPUs while a third keeps entering read sections all run,
+   * none before the reader has left the section it was in at the call_rcu, and the burst drains in far less
+   * time than a grace period per callback would take (2,000 × 8 ms).
+   */
+  @Test
+  void aBurstOfCallbacksRunsInBatchesAfterTheirGracePeriods() {
+    NativeSched sched = new NativeSched();
+    Rcu rcu = new Rcu(sched);
+    int perProducer = 1000;
+    AtomicInteger ran = new AtomicInteger();
+    AtomicInteger early = new AtomicInteger();
+    AtomicBoolean done = new AtomicBoolean();
+    // The reader's sections, numbered: entered is counted inside a section, left before its end.
+    java.util.concurrent.atomic.AtomicLong entered = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.atomic.AtomicLong left = new java.util.concurrent.atomic.AtomicLong();
+    long started = System.nanoTime();
+    Runnable producer = () -> {
+      for (int i = 0; i < perProducer; i++) {
+        long begun = entered.get(); // sections begun before this call_rcu: all must end before its callback
+        sched.callRcu(() -> {
+          if (left.get() < begun) {
+            early.incrementAndGet();
+          }
+          ran.incrementAndGet();
+        });
+        if (i % 100 == 99) {
+          sleepMillis(5); // rcuo may go back to waiting: the next call_rcu must wake it
+        }
+      }
+    };
+    Threads.run(() -> {
+      while (!done.get()) {
+        rcu.readLock();
+        entered.incrementAndGet();
+        for (int i = 0; i < 100; i++) {
+          Thread.onSpinWait();
+        }
+        left.incrementAndGet();
+        rcu.readUnlock();
+      }
+    }, () -> {
+      try {
+        Threads.run(producer, producer);
+        rcu.barrier();
+      } finally {
+        done.set(true);
+      }
+    });
+    long millis = (System.nanoTime() - started) / 1_000_000;
+    assertThat(ran).hasValue(2 * perProducer);
+    assertThat(early).as("callbacks run before a read section begun before their call_rcu had ended").hasValue(0);
+    assertThat(millis).as("milliseconds for the burst").isLessThan(2_000);
+  }
+
   private static long rcuoThreads() {
     Threads.sleep(10);
     return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("rcuo") && t.isAlive()).count();
