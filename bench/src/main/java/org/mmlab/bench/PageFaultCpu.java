@@ -9,7 +9,6 @@ import org.mmlab.explore.NativeSched;
 import org.mmlab.kernel.Kernel;
 import org.mmlab.kernel.KernelConfig;
 import org.mmlab.kernel.Process;
-import org.mmlab.kernel.Uapi;
 
 /**
  * will-it-scale's {@code page_fault1} in processes mode on the model, like
@@ -41,8 +40,6 @@ import org.mmlab.kernel.Uapi;
 public final class PageFaultCpu {
   private PageFaultCpu() {}
 
-  static final long MEMSIZE = 128L << 20;
-
   public static void main(String[] a) throws Exception {
     int threads = Integer.parseInt(a[0]);
     double seconds = Double.parseDouble(a[1]);
@@ -51,7 +48,7 @@ public final class PageFaultCpu {
       throw new IllegalArgumentException("mode must be shared, separate or one-sched: " + mode);
     }
     boolean separate = !mode.equals("shared");
-    long memory = a.length > 3 ? Long.parseLong(a[3]) : threads * (MEMSIZE + (4L << 20)) + (16L << 20);
+    long memory = a.length > 3 ? Long.parseLong(a[3]) : threads * (PageFault1.MEMSIZE + (4L << 20)) + (16L << 20);
     int kernels = separate ? threads : 1;
     NativeSched oneSched = mode.equals("one-sched") ? new NativeSched() : null;
     List<Kernel> ks = new ArrayList<>();
@@ -76,33 +73,22 @@ public final class PageFaultCpu {
           go.await();
           long warmEnd = start[0] + 3_000_000_000L;
           long deadline = warmEnd + (long) (seconds * 1e9);
-          long c0 = -1;
-          // Counted in a local: faults[] is one array the workers share, and a store into it per
-          // fault made the two cores fight over its cache line (the figures of BENCHMARKS §5.1
-          // and §5.2 taken with this class before this change include that cost).
-          long n = 0;
-          outer:
-          while (true) {
-            long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, Uapi.MAP_PRIVATE | Uapi.MAP_ANONYMOUS, -1, 0);
-            for (long off = 0; off < MEMSIZE; off += 4096) {
-              if (p.store(addr + off, 1, 0) != null) {
-                throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + " faulted");
-              }
-              n++;
-              if (c0 < 0 && (n & 255) == 0 && System.nanoTime() >= warmEnd) {
-                c0 = mx.getCurrentThreadCpuTime();
-                n = 0;
-                mstart[idx] = System.nanoTime();
-              }
-              if ((n & 255) == 0 && System.nanoTime() >= deadline) {
-                p.munmap(addr, MEMSIZE);
-                break outer;
-              }
+          // The counts stay in locals until the end: faults[] is one array the workers share,
+          // and a store into it per fault made the two cores fight over its cache line (the
+          // figures of BENCHMARKS §5.1 and §5.2 taken with this class before that include it).
+          long[] c0 = {-1};
+          long[] measuredFrom = {0};
+          long n = PageFault1.run(p, total -> {
+            long now = System.nanoTime();
+            if (c0[0] < 0 && now >= warmEnd) {
+              c0[0] = mx.getCurrentThreadCpuTime();
+              measuredFrom[0] = total;
+              mstart[idx] = now;
             }
-            p.munmap(addr, MEMSIZE);
-          }
-          faults[idx] = n;
-          cpu[idx] = mx.getCurrentThreadCpuTime() - c0;
+            return now >= deadline;
+          });
+          faults[idx] = n - measuredFrom[0];
+          cpu[idx] = mx.getCurrentThreadCpuTime() - c0[0];
         } catch (InterruptedException e) {
           throw new RuntimeException(e);
         } finally {

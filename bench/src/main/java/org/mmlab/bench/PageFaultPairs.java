@@ -12,7 +12,6 @@ import org.mmlab.explore.OpKind;
 import org.mmlab.kernel.Kernel;
 import org.mmlab.kernel.KernelConfig;
 import org.mmlab.kernel.Process;
-import org.mmlab.kernel.Uapi;
 import org.mmlab.sync.Completion;
 
 /**
@@ -60,7 +59,6 @@ import org.mmlab.sync.Completion;
 public final class PageFaultPairs {
   private PageFaultPairs() {}
 
-  static final long MEMSIZE = 128L << 20;
   static final String[] KINDS = {"solo", "same", "other", "spin"};
   static final int SOLO = 0, SAME = 1, OTHER = 2, SPIN = 3;
   /** Before the first phase: every partner runs (the warm-up). */
@@ -248,29 +246,17 @@ public final class PageFaultPairs {
       sched.attach(name);
       Completion pause = new Completion(sched, "pause-" + name);
       try {
-        long n = 0;
-        outer:
-        while (true) {
-          long addr = p.mmap(0, MEMSIZE, Uapi.PROT_READ | Uapi.PROT_WRITE, Uapi.MAP_PRIVATE | Uapi.MAP_ANONYMOUS, -1, 0);
-          for (long off = 0; off < MEMSIZE; off += 4096) {
-            if (p.store(addr + off, 1, 0) != null) {
-              throw new IllegalStateException("store at 0x" + Long.toHexString(addr + off) + " faulted");
-            }
-            if ((++n & 255) != 0) {
-              continue;
-            }
-            Count.FAULTS.setOpaque(count, n);
-            int ph = phase;
-            if (ph == DONE) {
-              p.munmap(addr, MEMSIZE);
-              break outer;
-            }
-            if (mine != SOLO && ph != mine && ph != ALL) {
-              sched.await(OpKind.READ, pause, "paused", () -> phase == mine || phase == DONE, true);
-            }
+        PageFault1.run(p, n -> {
+          Count.FAULTS.setOpaque(count, n);
+          int ph = phase;
+          if (ph == DONE) {
+            return true;
           }
-          p.munmap(addr, MEMSIZE);
-        }
+          if (mine != SOLO && ph != mine && ph != ALL) {
+            sched.await(OpKind.READ, pause, "paused", () -> phase == mine || phase == DONE, true);
+          }
+          return false;
+        });
       } finally {
         sched.detach();
       }
