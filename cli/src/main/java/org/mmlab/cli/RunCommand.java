@@ -409,7 +409,11 @@ final class RunCommand implements Callable<Integer> {
     return -1;
   }
 
-  /** The JIT compilers' accumulated compilation time in milliseconds, or -1 if the JVM cannot tell. */
+  /**
+   * The JIT compilers' accumulated compilation time in milliseconds, or -1 if the JVM cannot tell:
+   * the wall-clock time of each compile, summed, so a compile whose thread waits for a core (both
+   * taken by workers) counts its wait too (BENCHMARKS §5.8).
+   */
   static long jitMillis() {
     java.lang.management.CompilationMXBean c = java.lang.management.ManagementFactory.getCompilationMXBean();
     return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : -1;
